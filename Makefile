@@ -1,0 +1,104 @@
+# vce: one binary, built against Debian 12's libraries.
+#   make            build ./vce
+#   make demo       the main job (installs what it needs first)
+#   make check      every test (installs what it needs first)
+#   make ARCH=arm64 cross-build for 64-bit Raspberry Pi OS: build/arm64/vce
+
+ARCH ?= native
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0-dev)
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla -Werror
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu17 $(WARNINGS) -D_FILE_OFFSET_BITS=64 -DVCE_VERSION='"$(VERSION)"'
+LIBRARIES := libarchive jansson libcrypto libseccomp libcap libzstd
+
+ifeq ($(ARCH),arm64)
+CC := aarch64-linux-gnu-gcc
+BUILD := build/arm64
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+else ifeq ($(ARCH),native)
+BUILD := build/native
+PKG_CONFIG := pkg-config
+else
+$(error ARCH must be native or arm64)
+endif
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIBRARIES) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(LIBRARIES) 2>/dev/null)
+LDFLAGS += -Wl,--as-needed
+
+LIB_SRC := $(wildcard common/*.c oci/*.c rootfs-cache/*.c net/*.c runtime/*.c)
+CLI_SRC := $(wildcard runtime/cli/*.c)
+HEADERS := $(wildcard common/*.h oci/*.h rootfs-cache/*.h net/*.h runtime/*.h runtime/cli/*.h)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all deps demo check lint unit unit-asan fuzz integration images clean format
+
+all: vce
+
+ifeq ($(ARCH),native)
+vce: $(BUILD)/vce
+	ln -sf $(BUILD)/vce vce
+endif
+
+$(BUILD)/vce: $(CLI_OBJ) $(BUILD)/libvce.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/libvce.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# Unit tests: cmocka, run natively and again under ASan + UBSan.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvce.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libvce.a $(PKG_LIBS) -lcmocka
+
+unit-bins: $(UNIT_BIN)
+
+# The sanitizer build: the same sources in build/asan.
+asan:
+	$(MAKE) --no-print-directory BUILD=build/asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" build/asan/vce unit-bins
+
+# libFuzzer targets: clang, every parser; a short smoke run in make check.
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< \
+		$(LIB_SRC) $(shell pkg-config --libs $(LIBRARIES))
+
+deps:
+	@tests/deps.sh
+
+lint:
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(HEADERS) $(UNIT_SRC) $(FUZZ_SRC)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -D__GNUC__ --std=c11 $(LIB_SRC) $(CLI_SRC)
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(HEADERS) $(UNIT_SRC) $(FUZZ_SRC)
+
+images: vce
+	tests/images/build-all.sh
+
+check: deps
+	$(MAKE) --no-print-directory vce unit-bins asan fuzz
+	$(MAKE) --no-print-directory ARCH=arm64 build/arm64/vce build/arm64/tests/test_reference build/arm64/tests/test_manifest
+	tests/run-all.sh
+
+demo: deps vce
+	tests/demo.sh
+
+clean:
+	rm -rf build vce

@@ -1,0 +1,94 @@
+/* common: what every folder of vce shares and nothing more.
+ *
+ * The error contract (after crun's): a function that can fail takes
+ * `vce_err *err` as its last argument and returns a negative number (or
+ * NULL). On failure *err points to an allocated vce_error holding an errno
+ * value (0 if none applies) and a message; on success *err is untouched.
+ * Library code never prints or exits: only the CLI's main does. */
+#ifndef VCE_COMMON_H
+#define VCE_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#define VCE_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+
+typedef struct vce_error {
+	int status; /* errno-style value, 0 when none applies */
+	char *msg;
+} vce_error;
+typedef vce_error *vce_err;
+
+/* Sets *err and returns -1. `status` is an errno value or 0. */
+int vce_error_make(vce_err *err, int status, const char *fmt, ...) VCE_PRINTF(3, 4);
+/* Prefixes the message of an error already set with context; returns -1. */
+int vce_error_wrap(vce_err *err, const char *fmt, ...) VCE_PRINTF(2, 3);
+/* Frees the error and sets *err to NULL; safe on NULL. */
+void vce_error_release(vce_err *err);
+/* The message with strerror(status) appended when status != 0.
+ * Returns an allocated string the caller frees. */
+char *vce_error_text(const vce_error *err);
+
+/* Cleanup attributes: a variable declared with one of these is released
+ * when it goes out of scope. Hand ownership on with an explicit steal
+ * (`ret = fd; fd = -1;`). */
+void vce_freep(void *p);
+void vce_closep(int *fd);
+void vce_fclosep(FILE **f);
+void vce_errp(vce_err *err);
+#define cleanup_free __attribute__((cleanup(vce_freep)))
+#define cleanup_close __attribute__((cleanup(vce_closep)))
+#define cleanup_fclose __attribute__((cleanup(vce_fclosep)))
+#define cleanup_err __attribute__((cleanup(vce_errp)))
+
+/* Allocation that cannot fail short of an out-of-memory abort: vce, like
+ * git, treats OOM as fatal rather than threading it through every path. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) VCE_PRINTF(1, 2);
+
+/* Logging: to stderr, only when the verbosity allows. */
+extern int vce_verbosity;
+void vce_verbose(const char *fmt, ...) VCE_PRINTF(1, 2);
+void vce_warn(const char *fmt, ...) VCE_PRINTF(1, 2);
+
+/* ---- files: everything relative to a directory fd ---- */
+
+/* Opens `path` below `dirfd`, never leaving it: no "..", no absolute
+ * path, no symlink (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or a
+ * component-by-component walk with O_NOFOLLOW where openat2 is missing
+ * or VCE_NO_OPENAT2 is set, which is how the tests cover the fallback). */
+int vce_open_beneath(int dirfd, const char *path, int flags, mode_t mode, vce_err *err);
+bool vce_have_openat2(void);
+
+/* Writes `len` bytes to dirfd/name atomically: a temporary file in the
+ * same directory, fsync, rename. */
+int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
+			     mode_t mode, vce_err *err);
+/* Reads a whole regular file below dirfd (at most `max` bytes, else an
+ * error). The result is NUL-terminated; *len gets its length. */
+int vce_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
+		     vce_err *err);
+/* mkdir -p below dirfd; returns an O_DIRECTORY fd of the last one. */
+int vce_mkdirs_at(int dirfd, const char *path, mode_t mode, vce_err *err);
+/* rm -rf below dirfd, never following symlinks; ENOENT is not an error. */
+int vce_remove_tree_at(int dirfd, const char *name, vce_err *err);
+/* Writes all of buf to fd, retrying on EINTR and short writes. */
+int vce_write_all(int fd, const void *buf, size_t len, vce_err *err);
+/* A random hex suffix for temporary names. */
+void vce_random_hex(char *out, size_t nbytes);
+
+/* Human-readable size ("1.48GB", as docker prints sizes). */
+void vce_format_size(uint64_t bytes, char *out, size_t outlen);
+/* "3 minutes ago" for an RFC 3339 time; copies the input if unparsable. */
+void vce_format_age(const char *rfc3339, char *out, size_t outlen);
+
+#endif

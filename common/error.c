@@ -1,0 +1,174 @@
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+static char *vformat(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	return s;
+}
+
+int vce_error_make(vce_err *err, int status, const char *fmt, ...)
+{
+	va_list ap;
+	vce_error *e = xcalloc(1, sizeof(*e));
+
+	va_start(ap, fmt);
+	e->msg = vformat(fmt, ap);
+	va_end(ap);
+	e->status = status;
+	if (*err)
+		vce_error_release(err);
+	*err = e;
+	return -1;
+}
+
+int vce_error_wrap(vce_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	cleanup_free char *prefix = NULL;
+	char *joined;
+
+	if (*err == NULL)
+		return -1;
+	va_start(ap, fmt);
+	prefix = vformat(fmt, ap);
+	va_end(ap);
+	joined = xasprintf("%s: %s", prefix, (*err)->msg);
+	free((*err)->msg);
+	(*err)->msg = joined;
+	return -1;
+}
+
+void vce_error_release(vce_err *err)
+{
+	if (err == NULL || *err == NULL)
+		return;
+	free((*err)->msg);
+	free(*err);
+	*err = NULL;
+}
+
+char *vce_error_text(const vce_error *err)
+{
+	if (err->status == 0)
+		return xstrdup(err->msg);
+	return xasprintf("%s: %s", err->msg, strerror(err->status));
+}
+
+void vce_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+void vce_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+void vce_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+void vce_errp(vce_err *err)
+{
+	vce_error_release(err);
+}
+
+static void out_of_memory(void)
+{
+	static const char msg[] = "vce: out of memory\n";
+	ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)ignored;
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (q == NULL)
+		out_of_memory();
+	return q;
+}
+
+char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = vformat(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int vce_verbosity;
+
+void vce_verbose(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (vce_verbosity <= 0)
+		return;
+	va_start(ap, fmt);
+	fputs("vce: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void vce_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("vce: warning: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}

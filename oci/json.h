@@ -1,0 +1,16 @@
+/* jansson helpers private to oci/. */
+#ifndef VCE_OCI_JSON_H
+#define VCE_OCI_JSON_H
+
+#include <jansson.h>
+
+#include "../common/common.h"
+
+void vce_json_decrefp(json_t **j);
+#define cleanup_json __attribute__((cleanup(vce_json_decrefp)))
+
+/* Parses a JSON object; anything else is an error. */
+int vce_json_parse(const char *text, size_t len, json_t **out, vce_err *err);
+const char *vce_json_string(json_t *obj, const char *key);
+
+#endif

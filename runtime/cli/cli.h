@@ -1,0 +1,30 @@
+/* The command-line layer: parses arguments, calls the libraries, prints.
+ * Only main() turns an error into a message and an exit code. */
+#ifndef VCE_CLI_H
+#define VCE_CLI_H
+
+#include "../../common/common.h"
+#include "../../oci/oci.h"
+
+struct cli {
+	const char *root; /* --root, or NULL for the default */
+	oci_store *store; /* opened on first use */
+};
+
+/* Exit codes: 0 success, 1 failure, 2 bad usage (as getopt reports). */
+#define CLI_USAGE 2
+
+int cli_store(struct cli *cli, oci_store **out, vce_err *err);
+/* A usage error: sets err, and main exits with CLI_USAGE. */
+int cli_usage_error(vce_err *err, const char *verb, const char *fmt, ...) VCE_PRINTF(3, 4);
+bool cli_is_usage_error(const vce_error *err);
+bool cli_wants_help(int argc, char **argv);
+
+int cmd_load(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_save(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_images(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_tag(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_rmi(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_inspect(struct cli *cli, int argc, char **argv, vce_err *err);
+
+#endif

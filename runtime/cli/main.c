@@ -1,0 +1,184 @@
+/* vce: run course containers (OCI / Docker images) without Docker. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+
+#include "../../common/banned.h"
+
+#ifndef VCE_VERSION
+#define VCE_VERSION "0.1.0-dev"
+#endif
+
+#define USAGE_MARK "\x01usage\x01"
+
+struct verb {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv, vce_err *err);
+	const char *summary;
+};
+
+static const struct verb verbs[] = {
+	{ "load", cmd_load, "Load images from a docker-archive, OCI archive or OCI layout" },
+	{ "save", cmd_save, "Save images to a docker-archive or OCI archive" },
+	{ "images", cmd_images, "List images" },
+	{ "tag", cmd_tag, "Give an image another name" },
+	{ "rmi", cmd_rmi, "Remove images" },
+	{ "inspect", cmd_inspect, "Show an image's configuration as JSON" },
+};
+
+/* `vce image ls|rm|inspect|load|save|tag` as docker spells them too. */
+static const struct {
+	const char *sub, *verb;
+} image_aliases[] = {
+	{ "ls", "images" }, { "list", "images" }, { "rm", "rmi" },	 { "inspect", "inspect" },
+	{ "load", "load" }, { "save", "save" },	  { "tag", "tag" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: vce [--root DIR] [--verbose] COMMAND [ARGS...]\n\n"
+		     "Run course containers (OCI and Docker images) without Docker.\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(out, "  %-9s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(out, "\nGlobal options:\n"
+		     "  --root DIR   the image store (default /var/lib/vce as root,\n"
+		     "               ~/.local/share/vce otherwise; also VCE_ROOT)\n"
+		     "  --verbose    say more about what is done\n"
+		     "  --version    print the version\n\n"
+		     "Run 'vce COMMAND --help' for a command's options.\n");
+}
+
+int cli_store(struct cli *cli, oci_store **out, vce_err *err)
+{
+	if (cli->store == NULL) {
+		cleanup_free char *root = cli->root ? xstrdup(cli->root) : oci_store_default_root();
+		if (oci_store_open(root, &cli->store, err) < 0)
+			return -1;
+	}
+	*out = cli->store;
+	return 0;
+}
+
+int cli_usage_error(vce_err *err, const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+	cleanup_free char *msg = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return vce_error_make(err, 0, "%s%s (see 'vce %s --help')", USAGE_MARK, msg, verb);
+}
+
+bool cli_is_usage_error(const vce_error *err)
+{
+	return strncmp(err->msg, USAGE_MARK, strlen(USAGE_MARK)) == 0;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+static const struct verb *find_verb(int *argc, char ***argv)
+{
+	const char *name = (*argv)[0];
+
+	if (strcmp(name, "image") == 0 && *argc > 1) {
+		for (size_t i = 0; i < sizeof(image_aliases) / sizeof(image_aliases[0]); i++) {
+			if (strcmp((*argv)[1], image_aliases[i].sub) == 0) {
+				name = image_aliases[i].verb;
+				(*argc)--;
+				(*argv)++;
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(name, verbs[i].name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+static int report(vce_err err)
+{
+	cleanup_free char *text = vce_error_text(err);
+	const char *msg = text;
+	bool usage_error = cli_is_usage_error(err);
+
+	if (usage_error)
+		msg += strlen(USAGE_MARK);
+	fprintf(stderr, "vce: %s\n", msg);
+	vce_error_release(&err);
+	return usage_error ? CLI_USAGE : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'V' },
+		{ "version", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli cli = { 0 };
+	const struct verb *verb;
+	vce_err err = NULL;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			cli.root = optarg;
+			break;
+		case 'V':
+			vce_verbosity++;
+			break;
+		case 'v':
+			printf("vce version %s\n", VCE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[0], "version") == 0) {
+		printf("vce version %s\n", VCE_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[0], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	verb = find_verb(&argc, &argv);
+	if (verb == NULL) {
+		fprintf(stderr, "vce: unknown command \"%s\": run 'vce --help' for the list\n", argv[0]);
+		return CLI_USAGE;
+	}
+	optind = 0; /* each verb parses its own options afresh */
+	ret = verb->run(&cli, argc, argv, &err);
+	oci_store_close(cli.store);
+	if (ret < 0)
+		return report(err);
+	return 0;
+}
