@@ -68,6 +68,8 @@ void vce_warn(const char *fmt, ...) VCE_PRINTF(1, 2);
  * or VCE_NO_OPENAT2 is set, which is how the tests cover the fallback). */
 int vce_open_beneath(int dirfd, const char *path, int flags, mode_t mode, vce_err *err);
 bool vce_have_openat2(void);
+/* Forces the component walk (false) or a fresh probe (true): for tests. */
+void vce_use_openat2(bool use);
 
 /* Writes `len` bytes to dirfd/name atomically: a temporary file in the
  * same directory, fsync, rename. */

@@ -37,6 +37,11 @@ bool vce_have_openat2(void)
 	return openat2_state == 1;
 }
 
+void vce_use_openat2(bool use)
+{
+	openat2_state = use ? -1 : 0;
+}
+
 /* The fallback for kernels before 5.6: every component opened with
  * O_NOFOLLOW relative to its parent, so neither "..", a symlink nor an
  * absolute name can take the walk outside dirfd. */
@@ -229,6 +234,13 @@ int vce_mkdirs_at(int dirfd, const char *path, mode_t mode, vce_err *err)
 	char *save = NULL;
 	int parent = dirfd;
 
+	if (path[0] == '/') {
+		/* An absolute path starts at the root, whatever dirfd is. */
+		cur = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cur < 0)
+			return vce_error_make(err, errno, "open /");
+		parent = cur;
+	}
 	for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
 		int fd;
 		if (strcmp(comp, "..") == 0)

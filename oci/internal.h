@@ -9,4 +9,8 @@
 /* An oci_read_fn over the current entry of a libarchive reader (ctx). */
 ssize_t oci_read_archive_data(void *ctx, void *buf, size_t len, vce_err *err);
 
+/* An archive member's name made canonical: "./a//b/" -> "a/b", "."
+ * dropped, ".." resolved lexically; NULL if it climbs above the top. */
+char *oci_normalize_path(const char *path);
+
 #endif

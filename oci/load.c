@@ -56,7 +56,7 @@ struct pending {
 
 /* "./a//b/" -> "a/b"; ".." is resolved lexically and may not climb above
  * the top (NULL then). */
-static char *normalize_path(const char *path)
+char *oci_normalize_path(const char *path)
 {
 	char *out = xmalloc(strlen(path) + 1);
 	size_t len = 0;
@@ -156,7 +156,7 @@ static int stage_tar_entry(struct source *src, struct archive *a, struct archive
 			   vce_err *err)
 {
 	const char *hardlink = archive_entry_hardlink(e);
-	char *path = normalize_path(archive_entry_pathname(e));
+	char *path = oci_normalize_path(archive_entry_pathname(e));
 	struct member *m;
 
 	if (path == NULL || *path == '\0') {
@@ -165,7 +165,7 @@ static int stage_tar_entry(struct source *src, struct archive *a, struct archive
 	}
 	if (hardlink) {
 		m = add_member(src, path);
-		m->link = normalize_path(hardlink);
+		m->link = oci_normalize_path(hardlink);
 		return 0;
 	}
 	switch (archive_entry_filetype(e)) {
@@ -179,7 +179,7 @@ static int stage_tar_entry(struct source *src, struct archive *a, struct archive
 			if (slash)
 				*slash = '\0';
 			joined = slash ? xasprintf("%s/%s", dir, target) : xstrdup(target);
-			m->link = normalize_path(joined);
+			m->link = oci_normalize_path(joined);
 		}
 		return 0;
 	}
@@ -205,12 +205,13 @@ static int open_input(const char *path, vce_err *err)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return vce_error_make(err, errno, "cannot open %s", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	/* A pipe is fine: `vce load -i <(curl ...)`. */
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
 		close(fd);
 		return vce_error_make(err, 0, "%s is not a file: give a docker-archive or OCI archive (.tar), or an OCI layout folder",
 				      path);
 	}
-	if (st.st_size == 0) {
+	if (S_ISREG(st.st_mode) && st.st_size == 0) {
 		close(fd);
 		return vce_error_make(err, 0, "%s is empty: expected an image archive as `docker save` or `vce save` writes",
 				      path);
@@ -258,7 +259,7 @@ out:
 
 static struct member *find_member(struct source *src, const char *path, int depth)
 {
-	cleanup_free char *norm = normalize_path(path);
+	cleanup_free char *norm = oci_normalize_path(path);
 
 	if (norm == NULL || depth > MAX_LINK_DEPTH)
 		return NULL;
@@ -280,7 +281,7 @@ static int source_get(struct source *src, const char *path, struct member **out,
 	cleanup_close int fd = -1;
 	char *norm;
 
-	if (m == NULL && src->layout_fd >= 0 && (norm = normalize_path(path)) != NULL) {
+	if (m == NULL && src->layout_fd >= 0 && (norm = oci_normalize_path(path)) != NULL) {
 		fd = vce_open_beneath(src->layout_fd, norm, O_RDONLY, 0, err);
 		if (fd < 0) {
 			free(norm);
@@ -672,11 +673,13 @@ static int commit(oci_store *store, struct source *src, struct pending *p, vce_e
 		goto unlock;
 	for (size_t i = 0; i < p->n; i++) {
 		struct pending_image *img = &p->items[i];
-		size_t at;
-		for (size_t k = 0; k < img->n_blobs; k++)
+		size_t before = images.n;
+		size_t at = oci_images_add(&images, img->id, img->manifest);
+		/* An image the store has (the same config, perhaps in another
+		 * compression) keeps what it had; it only gains names. */
+		for (size_t k = 0; at == before && k < img->n_blobs; k++)
 			if (oci_stage_commit(src->stage, img->blobs[k], err) < 0)
 				goto out;
-		at = oci_images_add(&images, img->id, img->manifest);
 		for (size_t k = 0; k < img->n_names; k++)
 			oci_images_add_name(&images, at, img->names[k]);
 	}

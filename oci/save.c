@@ -193,20 +193,6 @@ static int read_config(oci_store *store, const char *digest, oci_config *c, vce_
 	return oci_config_parse(text, len, c, err);
 }
 
-static char *familiar(const char *canonical)
-{
-	cleanup_err vce_err err = NULL;
-	oci_ref ref;
-	char *out;
-
-	if (oci_ref_parse(canonical, &ref, &err) < 0)
-		return xstrdup(canonical);
-	cleanup_free char *repo = oci_ref_familiar_repo(&ref);
-	out = xasprintf("%s:%s", repo, ref.tag ? ref.tag : "latest");
-	oci_ref_free(&ref);
-	return out;
-}
-
 static int write_docker_image(struct writer *w, oci_stage *stage, const struct saved_image *img,
 			      json_t *manifest_json, vce_err *err)
 {
@@ -218,10 +204,10 @@ static int write_docker_image(struct writer *w, oci_stage *stage, const struct s
 
 	json_array_append_new(manifest_json, json_pack("{s:s, s:o, s:o}", "Config", config_name,
 						       "RepoTags", tags, "Layers", layers));
-	for (size_t i = 0; i < img->n_names; i++) {
-		cleanup_free char *tag = familiar(img->names[i]);
-		json_array_append_new(tags, json_string(tag));
-	}
+	/* Full names: docker reads them as it reads its own short ones, and
+	 * podman would otherwise put a short name under localhost/. */
+	for (size_t i = 0; i < img->n_names; i++)
+		json_array_append_new(tags, json_string(img->names[i]));
 	if (write_blob(w, config_name, m->config.digest, err) < 0 ||
 	    read_config(w->store, m->config.digest, &c, err) < 0)
 		return -1;
@@ -260,12 +246,10 @@ static json_t *index_entry(const struct saved_image *img, const char *canonical)
 	json_t *entry = json_pack("{s:s, s:s, s:I}", "mediaType", img->manifest.media_type, "digest",
 				  img->manifest_digest, "size", (json_int_t)img->manifest_size);
 
-	if (canonical) {
-		cleanup_free char *ref_name = familiar(canonical);
+	if (canonical)
 		json_object_set_new(entry, "annotations",
 				    json_pack("{s:s, s:s}", "io.containerd.image.name", canonical,
-					      "org.opencontainers.image.ref.name", ref_name));
-	}
+					      "org.opencontainers.image.ref.name", canonical));
 	return entry;
 }
 

@@ -142,7 +142,7 @@ int cmd_images(struct cli *cli, int argc, char **argv, vce_err *err)
 	size_t n;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			quiet = true;

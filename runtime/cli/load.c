@@ -29,7 +29,7 @@ int cmd_load(struct cli *cli, int argc, char **argv, vce_err *err)
 	oci_loaded loaded;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+i:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			input = optarg;

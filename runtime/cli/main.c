@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -55,6 +56,12 @@ int cli_store(struct cli *cli, oci_store **out, vce_err *err)
 {
 	if (cli->store == NULL) {
 		cleanup_free char *root = cli->root ? xstrdup(cli->root) : oci_store_default_root();
+		if (root[0] != '/') {
+			cleanup_free char *cwd = get_current_dir_name();
+			char *abs = xasprintf("%s/%s", cwd ? cwd : ".", root);
+			free(root);
+			root = abs;
+		}
 		if (oci_store_open(root, &cli->store, err) < 0)
 			return -1;
 	}

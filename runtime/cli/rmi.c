@@ -24,7 +24,7 @@ int cmd_rmi(struct cli *cli, int argc, char **argv, vce_err *err)
 	oci_store *store;
 	int c, ret = 0;
 
-	while ((c = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			force = true;

@@ -26,7 +26,7 @@ int cmd_save(struct cli *cli, int argc, char **argv, vce_err *err)
 	oci_store *store;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			output = optarg;

@@ -1,0 +1,48 @@
+#!/bin/bash
+# Installs every Debian package the build, the cross build and the tests
+# need; quiet and quick when all are present. Run as root (make deps).
+set -euo pipefail
+
+build=(build-essential pkg-config libarchive-dev libjansson-dev libzstd-dev libseccomp-dev
+	libcap-dev libssl-dev libcurl4-openssl-dev zlib1g-dev libisal-dev)
+tests=(libcmocka-dev bats clang libclang-rt-14-dev cppcheck clang-format python3 skopeo podman
+	umoci uidmap debootstrap busybox-static zstd pigz attr libcap2-bin jq crun runc
+	qemu-user-static gcc-aarch64-linux-gnu)
+arm64=(libarchive-dev:arm64 libjansson-dev:arm64 libzstd-dev:arm64 libseccomp-dev:arm64
+	libcap-dev:arm64 libssl-dev:arm64 libcurl4-openssl-dev:arm64 libisal-dev:arm64
+	zlib1g-dev:arm64)
+
+missing() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+			echo "$p"
+	done
+}
+
+if [ "$(id -u)" != 0 ]; then
+	want=$(missing "${build[@]}" "${tests[@]}" "${arm64[@]}")
+	[ -z "$want" ] && exit 0
+	echo "deps: these packages are missing; run 'make deps' as root:" $want >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+updated=
+update_once() {
+	[ -n "$updated" ] && return
+	apt-get update -qq
+	updated=1
+}
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	dpkg --add-architecture arm64
+	updated=
+	update_once
+fi
+want=$(missing "${build[@]}" "${tests[@]}" "${arm64[@]}")
+if [ -n "$want" ]; then
+	echo "deps: installing" $want
+	update_once
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $want >/dev/null
+fi

@@ -1,0 +1,80 @@
+# Shared by the integration tests. Each test gets a fresh store root.
+#   VCE          the binary under test (make check runs the suite with the
+#                plain build and again with the ASan+UBSan build)
+#   IMAGES       where tests/images/build-*.sh put the test images
+
+bats_require_minimum_version 1.5.0
+
+VCE=${VCE:-$BATS_TEST_DIRNAME/../../build/native/vce}
+IMAGES=${VCE_TEST_IMAGES:-/var/tmp/vce-test-images}
+TINY=$IMAGES/tiny
+JUPYTER=$IMAGES/jupyter
+
+setup() {
+	export VCE_ROOT=$BATS_TEST_TMPDIR/store
+	unset VCE_NO_OPENAT2_OVERRIDE
+}
+
+vce() {
+	"$VCE" "$@"
+}
+
+# The store's state, minus the lock file: a test of bad input compares it
+# before and after.
+store_state() {
+	(
+		cd "$VCE_ROOT" || exit 1
+		find . -path ./lock -prune -o -printf '%p %s %m\n' | LC_ALL=C sort
+		[ -f images.json ] && cat images.json
+	) | sha256sum
+}
+
+# run_fails_cleanly CMD...: the command fails, says so in one line on
+# stderr that names what is wrong, and leaves the store as it was.
+run_fails_cleanly() {
+	local before
+	before=$(store_state)
+	run --separate-stderr "$@"
+	if [ "$status" -eq 0 ]; then
+		echo "expected failure, got success; stdout: $output" >&2
+		return 1
+	fi
+	if [ "$(printf '%s\n' "$stderr" | wc -l)" -ne 1 ] || [ -z "$stderr" ]; then
+		echo "expected one line on stderr, got: $stderr" >&2
+		return 1
+	fi
+	if [ "$(store_state)" != "$before" ]; then
+		echo "the store changed" >&2
+		return 1
+	fi
+	if [ -n "$(ls -A "$VCE_ROOT/tmp" 2>/dev/null)" ]; then
+		echo "leftovers in $VCE_ROOT/tmp: $(ls -A "$VCE_ROOT/tmp")" >&2
+		return 1
+	fi
+}
+
+image_id() {
+	vce image inspect "$1" | jq -r '.[0].Id'
+}
+
+# A podman with a private store, so tests neither see nor touch the host's.
+podman_private() {
+	podman --root "$BATS_TEST_TMPDIR/podman" --runroot "$BATS_TEST_TMPDIR/podman-run" \
+		--storage-driver vfs "$@"
+}
+
+# Rootless: run vce as an unprivileged test user (made by tests/setup-users.sh)
+# with its own store under its home, as a student would.
+as_user() {
+	local user=$1
+	shift
+	local home
+	home=$(getent passwd "$user" | cut -d: -f6)
+	runuser -u "$user" -- env -i HOME="$home" PATH=/usr/bin:/bin LANG=C.UTF-8 "$@"
+}
+
+user_vce() {
+	local user=$1
+	shift
+	as_user "$user" "$ROOTLESS_VCE" "$@"
+}
