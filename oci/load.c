@@ -58,9 +58,13 @@ struct pending {
  * the top (NULL then). */
 char *oci_normalize_path(const char *path)
 {
-	char *out = xmalloc(strlen(path) + 1);
+	char *out;
 	size_t len = 0;
 	const char *p = path;
+
+	if (path == NULL)
+		return NULL;
+	out = xmalloc(strlen(path) + 1);
 
 	while (*p) {
 		const char *end = strchrnul(p, '/');
@@ -156,9 +160,13 @@ static int stage_tar_entry(struct source *src, struct archive *a, struct archive
 			   vce_err *err)
 {
 	const char *hardlink = archive_entry_hardlink(e);
-	char *path = oci_normalize_path(archive_entry_pathname(e));
+	const char *name = archive_entry_pathname(e);
+	char *path = oci_normalize_path(name);
 	struct member *m;
 
+	if (name == NULL)
+		return vce_error_make(err, 0, "%s: an entry has no name: the archive is corrupt",
+				      src->name);
 	if (path == NULL || *path == '\0') {
 		free(path);
 		return 0; /* the root, or a name above it: nothing an image refers to */
@@ -238,11 +246,13 @@ static int read_tar(struct source *src, const char *path, vce_err *err)
 		goto out;
 	}
 	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
-		if (r < ARCHIVE_WARN) {
+		/* No tool that writes image archives leaves anything for a
+		 * warning ("Skipping to next header" is damage): refuse it. */
+		if (r != ARCHIVE_OK) {
 			ret = vce_error_make(err, 0, "%s: %s %s (%s)", src->name,
 					     entries ? "the archive is truncated or corrupt after"
 						     : "is not an image archive:",
-					     entries ? src->members[src->n - 1].path : "expected a tar",
+					     entries ? archive_entry_pathname(e) ?: "an entry" : "expected a tar",
 					     archive_error_string(a));
 			goto out;
 		}
@@ -274,8 +284,9 @@ static struct member *find_member(struct source *src, const char *path, int dept
 	return NULL;
 }
 
-/* The member at path, staged; in a layout directory it is staged now. */
-static int source_get(struct source *src, const char *path, struct member **out, vce_err *err)
+/* The member at path, staged; in a layout directory it is staged now.
+ * Returns 1, with no error, when there is no such member. */
+static int source_find(struct source *src, const char *path, struct member **out, vce_err *err)
 {
 	struct member *m = find_member(src, path, 0);
 	cleanup_close int fd = -1;
@@ -297,11 +308,18 @@ static int source_get(struct source *src, const char *path, struct member **out,
 				return -1;
 		}
 	}
-	if (m == NULL)
+	*out = m;
+	return m ? 0 : 1;
+}
+
+static int source_get(struct source *src, const char *path, struct member **out, vce_err *err)
+{
+	int ret = source_find(src, path, out, err);
+
+	if (ret > 0)
 		return vce_error_make(err, 0, "%s has no %s: the archive is incomplete; make it again",
 				      src->name, path);
-	*out = m;
-	return 0;
+	return ret;
 }
 
 static int source_read(struct source *src, struct member *m, char **text, size_t *len,
@@ -344,11 +362,13 @@ static int source_blob(struct source *src, const oci_descriptor *d, struct membe
 	cleanup_free char *path = xasprintf("blobs/sha256/%s", d->digest + 7);
 	struct member *m;
 
-	if (source_get(src, path, &m, err) < 0) {
-		vce_error_release(err);
+	int found = source_find(src, path, &m, err);
+
+	if (found < 0)
+		return -1;
+	if (found > 0)
 		return vce_error_make(err, 0, "%s: the manifest names blob %s, which the archive does not contain; make the archive again",
 				      src->name, d->digest);
-	}
 	if (strcmp(m->digest, d->digest) != 0)
 		return vce_error_make(err, 0, "%s: blob %s does not match its digest (content is %s); the archive is corrupt",
 				      src->name, d->digest, m->digest);
@@ -751,13 +771,13 @@ int oci_load(oci_store *store, const char *path, oci_loaded *out, vce_err *err)
 		goto out;
 	/* Docker 25+ writes an OCI layout and manifest.json; the latter
 	 * carries the names, so it wins. */
-	if (source_get(&src, "manifest.json", &m, err) == 0) {
+	ret = source_find(&src, "manifest.json", &m, err);
+	if (ret == 0) {
 		ret = load_docker(&src, &pending, err);
-	} else {
-		vce_error_release(err);
+	} else if (ret > 0) {
 		if (src.layout_fd < 0 && find_member(&src, "index.json", 0) == NULL) {
-			vce_error_make(err, 0, "%s has neither manifest.json (docker-archive) nor index.json (OCI archive): it is not an image archive; make one with `docker save` or `vce save`",
-				       src.name);
+			ret = vce_error_make(err, 0, "%s has neither manifest.json (docker-archive) nor index.json (OCI archive): it is not an image archive; make one with `docker save` or `vce save`",
+					     src.name);
 			goto out;
 		}
 		ret = load_oci(&src, &pending, err);

@@ -2,7 +2,7 @@
 # Builds the `jupyter` test image from Debian packages, as a course team's
 # Dockerfile on Jupyter docker-stacks would, in four layers:
 #   1. debootstrap --variant=minbase bookworm
-#   2. python3-notebook (and sudo, tini-like init is vce's own)
+#   2. python3-notebook with its recommends, and sudo (most of the bytes)
 #   3. the user jovyan (uid 1000, gid 100) and a docker-stacks-like start script
 #   4. the course content: notebooks in /home/jovyan/notebooks
 # Layers 2-4 are captured as overlayfs upper directories and turned into
@@ -63,7 +63,7 @@ run_layer() {
 run_layer packages "
 	echo 'deb $mirror bookworm main' >/etc/apt/sources.list
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		python3-notebook sudo ca-certificates >/dev/null
 	apt-get clean
 	rm -rf /var/lib/apt/lists/*"
