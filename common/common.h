@@ -41,10 +41,10 @@ void vce_freep(void *p);
 void vce_closep(int *fd);
 void vce_fclosep(FILE **f);
 void vce_errp(vce_err *err);
-#define cleanup_free __attribute__((cleanup(vce_freep)))
-#define cleanup_close __attribute__((cleanup(vce_closep)))
+#define cleanup_free   __attribute__((cleanup(vce_freep)))
+#define cleanup_close  __attribute__((cleanup(vce_closep)))
 #define cleanup_fclose __attribute__((cleanup(vce_fclosep)))
-#define cleanup_err __attribute__((cleanup(vce_errp)))
+#define cleanup_err    __attribute__((cleanup(vce_errp)))
 
 /* Allocation that cannot fail short of an out-of-memory abort: vce, like
  * git, treats OOM as fatal rather than threading it through every path. */
@@ -73,8 +73,8 @@ void vce_use_openat2(bool use);
 
 /* Writes `len` bytes to dirfd/name atomically: a temporary file in the
  * same directory, fsync, rename. */
-int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
-			     mode_t mode, vce_err *err);
+int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			     vce_err *err);
 /* Reads a whole regular file below dirfd (at most `max` bytes, else an
  * error). The result is NUL-terminated; *len gets its length. */
 int vce_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,

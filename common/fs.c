@@ -113,8 +113,8 @@ int vce_open_beneath(int dirfd, const char *path, int flags, mode_t mode, vce_er
 	}
 	if (fd < 0) {
 		if (errno == EXDEV || errno == ELOOP)
-			return vce_error_make(err, 0, "%s: path leaves its directory or is a symlink",
-					      path);
+			return vce_error_make(
+			    err, 0, "%s: path leaves its directory or is a symlink", path);
 		return vce_error_make(err, errno, "%s", path);
 	}
 	return fd;
@@ -159,8 +159,8 @@ void vce_random_hex(char *out, size_t nbytes)
 	out[2 * nbytes] = '\0';
 }
 
-int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
-			     mode_t mode, vce_err *err)
+int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			     vce_err *err)
 {
 	char suffix[17];
 	cleanup_free char *tmp = NULL;
@@ -171,8 +171,8 @@ int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return vce_error_make(err, errno, "create %s", tmp);
-	if (vce_write_all(fd, data, len, err) < 0 || (fsync(fd) < 0 &&
-						      vce_error_make(err, errno, "fsync") < 0)) {
+	if (vce_write_all(fd, data, len, err) < 0 ||
+	    (fsync(fd) < 0 && vce_error_make(err, errno, "fsync") < 0)) {
 		unlinkat(dirfd, tmp, 0);
 		return vce_error_wrap(err, "write %s", name);
 	}
@@ -184,8 +184,7 @@ int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size
 	return 0;
 }
 
-int vce_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
-		     vce_err *err)
+int vce_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len, vce_err *err)
 {
 	cleanup_close int fd = vce_open_beneath(dirfd, path, O_RDONLY, 0, err);
 	cleanup_free char *buf = NULL;

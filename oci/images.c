@@ -14,7 +14,7 @@
 #include "../common/banned.h"
 #include "json.h"
 
-#define IMAGES_FILE "images.json"
+#define IMAGES_FILE   "images.json"
 #define MAX_JSON_BLOB (16u << 20)
 
 static void image_free(oci_image *img)
@@ -42,7 +42,7 @@ static int parse_images(json_t *root, oci_images *out, vce_err *err)
 
 	if (!json_is_array(list))
 		return vce_error_make(err, 0, "\"images\" is not a list");
-	json_array_foreach(list, i, entry) {
+	json_array_foreach (list, i, entry) {
 		const char *id = vce_json_string(entry, "id");
 		const char *manifest = vce_json_string(entry, "manifest");
 		json_t *names = json_object_get(entry, "names");
@@ -52,7 +52,7 @@ static int parse_images(json_t *root, oci_images *out, vce_err *err)
 		if (!oci_digest_valid(id) || !oci_digest_valid(manifest) || !json_is_array(names))
 			return vce_error_make(err, 0, "entry %zu is malformed", i);
 		size_t at = oci_images_add(out, id, manifest);
-		json_array_foreach(names, k, name) {
+		json_array_foreach (names, k, name) {
 			if (json_is_string(name))
 				oci_images_add_name(out, at, json_string_value(name));
 		}
@@ -67,7 +67,8 @@ int oci_images_load(oci_store *store, oci_images *out, vce_err *err)
 	size_t len;
 
 	memset(out, 0, sizeof(*out));
-	if (vce_read_file_at(oci_store_dirfd(store), IMAGES_FILE, 256u << 20, &text, &len, err) < 0) {
+	if (vce_read_file_at(oci_store_dirfd(store), IMAGES_FILE, 256u << 20, &text, &len, err) <
+	    0) {
 		if ((*err)->status == ENOENT) {
 			vce_error_release(err);
 			return 0;
@@ -106,7 +107,8 @@ int oci_images_save(oci_store *store, const oci_images *images, vce_err *err)
 	if (text == NULL)
 		abort();
 	/* Blobs renamed into place must be durable before an index names them. */
-	blobs_fd = openat(oci_store_dirfd(store), "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	blobs_fd =
+	    openat(oci_store_dirfd(store), "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (blobs_fd >= 0) {
 		fsync(blobs_fd);
 		close(blobs_fd);
@@ -196,15 +198,18 @@ ssize_t oci_images_find(const oci_images *images, const char *what, vce_err *err
 			if (strncmp(images->items[i].id + 7, what, strlen(what)) != 0)
 				continue;
 			if (found >= 0)
-				return vce_error_make(err, 0, "\"%s\" matches more than one image id: give more of it",
-						      what);
+				return vce_error_make(
+				    err, 0,
+				    "\"%s\" matches more than one image id: give more of it", what);
 			found = (ssize_t)i;
 		}
 		if (found >= 0)
 			return found;
 	}
-	return vce_error_make(err, 0, "no image \"%s\" in the store: see `vce images`, or get it with `vce load -i FILE` or `vce pull %s`",
-			      what, what);
+	return vce_error_make(
+	    err, 0,
+	    "no image \"%s\" in the store: see `vce images`, or get it with `vce load -i FILE` or `vce pull %s`",
+	    what, what);
 }
 
 /* ---- whole-image operations, each under the store lock ---- */
@@ -231,7 +236,8 @@ int oci_tag(oci_store *store, const char *source, const char *target, vce_err *e
 		return -1;
 	if (ref.digest) {
 		oci_ref_free(&ref);
-		return vce_error_make(err, 0, "cannot tag with a digest (\"%s\"): use name:tag", target);
+		return vce_error_make(err, 0, "cannot tag with a digest (\"%s\"): use name:tag",
+				      target);
 	}
 	if (load_locked(store, &images, err) < 0) {
 		oci_ref_free(&ref);
@@ -279,8 +285,8 @@ static int collect_garbage(oci_store *store, const oci_images *images, vce_err *
 
 		mark(&keep, &n_keep, images->items[i].manifest);
 		mark(&keep, &n_keep, images->items[i].id);
-		if (oci_store_read_blob(store, images->items[i].manifest, MAX_JSON_BLOB, &text, &len,
-					err) < 0 ||
+		if (oci_store_read_blob(store, images->items[i].manifest, MAX_JSON_BLOB, &text,
+					&len, err) < 0 ||
 		    oci_manifest_parse(text, len, &m, err) < 0) {
 			/* Keep everything rather than guess. */
 			for (size_t k = 0; k < n_keep; k++)
@@ -292,7 +298,8 @@ static int collect_garbage(oci_store *store, const oci_images *images, vce_err *
 			mark(&keep, &n_keep, m.layers[l].digest);
 		oci_manifest_free(&m);
 	}
-	blobs_fd = openat(oci_store_dirfd(store), "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	blobs_fd =
+	    openat(oci_store_dirfd(store), "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	dir = blobs_fd >= 0 ? fdopendir(blobs_fd) : NULL;
 	while (dir && (de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.' || marked(keep, n_keep, de->d_name))
@@ -369,11 +376,14 @@ static int rmi_locked(oci_store *store, oci_images *images, const char *what, bo
 	}
 	vce_error_release(err);
 	if (!by_name && img->n_names > 1 && !force)
-		return vce_error_make(err, 0, "image %.19s has %zu names (%s, ...): remove them one by one or use -f",
-				      img->id, img->n_names, img->names[0]);
+		return vce_error_make(
+		    err, 0, "image %.19s has %zu names (%s, ...): remove them one by one or use -f",
+		    img->id, img->n_names, img->names[0]);
 	if (!force && oci_image_in_use(store, img->id, &container))
-		return vce_error_make(err, 0, "image %s is used by container %s: remove the container first (vce rm), or use -f",
-				      what, container);
+		return vce_error_make(
+		    err, 0,
+		    "image %s is used by container %s: remove the container first (vce rm), or use -f",
+		    what, container);
 	for (size_t k = 0; k < img->n_names; k++)
 		mark(untagged, n_untagged, img->names[k]);
 	mark(untagged, n_untagged, img->id);

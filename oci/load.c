@@ -22,7 +22,7 @@
 #include "internal.h"
 #include "json.h"
 
-#define MAX_JSON (16u << 20)
+#define MAX_JSON       (16u << 20)
 #define MAX_LINK_DEPTH 16
 
 struct member {
@@ -129,8 +129,10 @@ static int check_blob_name(struct source *src, const struct member *m, vce_err *
 		return 0;
 	expected = xasprintf("sha256:%s", m->path + sizeof(prefix) - 1);
 	if (oci_digest_valid(expected) && strcmp(expected, m->digest) != 0)
-		return vce_error_make(err, 0, "%s: blob %s does not match its content (%s): the archive is corrupt or was changed; make it again",
-				      src->name, expected, m->digest);
+		return vce_error_make(
+		    err, 0,
+		    "%s: blob %s does not match its content (%s): the archive is corrupt or was changed; make it again",
+		    src->name, expected, m->digest);
 	return 0;
 }
 
@@ -193,9 +195,11 @@ static int stage_tar_entry(struct source *src, struct archive *a, struct archive
 	}
 	case AE_IFREG:
 		m = add_member(src, path);
-		if (oci_stage_write(src->stage, oci_read_archive_data, a, m->digest, &m->size, err) < 0)
-			return vce_error_wrap(err, "%s: cannot read %s (the archive is truncated or corrupt)",
-					      src->name, m->path);
+		if (oci_stage_write(src->stage, oci_read_archive_data, a, m->digest, &m->size,
+				    err) < 0)
+			return vce_error_wrap(
+			    err, "%s: cannot read %s (the archive is truncated or corrupt)",
+			    src->name, m->path);
 		return check_blob_name(src, m, err);
 	default:
 		free(path);
@@ -216,13 +220,17 @@ static int open_input(const char *path, vce_err *err)
 	/* A pipe is fine: `vce load -i <(curl ...)`. */
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
 		close(fd);
-		return vce_error_make(err, 0, "%s is not a file: give a docker-archive or OCI archive (.tar), or an OCI layout folder",
-				      path);
+		return vce_error_make(
+		    err, 0,
+		    "%s is not a file: give a docker-archive or OCI archive (.tar), or an OCI layout folder",
+		    path);
 	}
 	if (S_ISREG(st.st_mode) && st.st_size == 0) {
 		close(fd);
-		return vce_error_make(err, 0, "%s is empty: expected an image archive as `docker save` or `vce save` writes",
-				      path);
+		return vce_error_make(
+		    err, 0,
+		    "%s is empty: expected an image archive as `docker save` or `vce save` writes",
+		    path);
 	}
 	return fd;
 }
@@ -241,8 +249,10 @@ static int read_tar(struct source *src, const char *path, vce_err *err)
 	archive_read_support_filter_all(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK) {
-		ret = vce_error_make(err, 0, "%s is not an image archive (%s): expected a tar as `docker save` or `vce save` writes",
-				     src->name, archive_error_string(a));
+		ret = vce_error_make(
+		    err, 0,
+		    "%s is not an image archive (%s): expected a tar as `docker save` or `vce save` writes",
+		    src->name, archive_error_string(a));
 		goto out;
 	}
 	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
@@ -252,7 +262,8 @@ static int read_tar(struct source *src, const char *path, vce_err *err)
 			ret = vce_error_make(err, 0, "%s: %s %s (%s)", src->name,
 					     entries ? "the archive is truncated or corrupt after"
 						     : "is not an image archive:",
-					     entries ? archive_entry_pathname(e) ?: "an entry" : "expected a tar",
+					     entries ? archive_entry_pathname(e) ?: "an entry"
+						     : "expected a tar",
 					     archive_error_string(a));
 			goto out;
 		}
@@ -317,13 +328,13 @@ static int source_get(struct source *src, const char *path, struct member **out,
 	int ret = source_find(src, path, out, err);
 
 	if (ret > 0)
-		return vce_error_make(err, 0, "%s has no %s: the archive is incomplete; make it again",
+		return vce_error_make(err, 0,
+				      "%s has no %s: the archive is incomplete; make it again",
 				      src->name, path);
 	return ret;
 }
 
-static int source_read(struct source *src, struct member *m, char **text, size_t *len,
-		       vce_err *err)
+static int source_read(struct source *src, struct member *m, char **text, size_t *len, vce_err *err)
 {
 	cleanup_close int fd = oci_stage_open(src->stage, m->digest, err);
 	cleanup_free char *buf = NULL;
@@ -367,14 +378,20 @@ static int source_blob(struct source *src, const oci_descriptor *d, struct membe
 	if (found < 0)
 		return -1;
 	if (found > 0)
-		return vce_error_make(err, 0, "%s: the manifest names blob %s, which the archive does not contain; make the archive again",
-				      src->name, d->digest);
+		return vce_error_make(
+		    err, 0,
+		    "%s: the manifest names blob %s, which the archive does not contain; make the archive again",
+		    src->name, d->digest);
 	if (strcmp(m->digest, d->digest) != 0)
-		return vce_error_make(err, 0, "%s: blob %s does not match its digest (content is %s); the archive is corrupt",
-				      src->name, d->digest, m->digest);
+		return vce_error_make(
+		    err, 0,
+		    "%s: blob %s does not match its digest (content is %s); the archive is corrupt",
+		    src->name, d->digest, m->digest);
 	if (m->size != d->size)
-		return vce_error_make(err, 0, "%s: blob %s is %lld bytes, the manifest says %lld; the archive is corrupt",
-				      src->name, d->digest, (long long)m->size, (long long)d->size);
+		return vce_error_make(
+		    err, 0,
+		    "%s: blob %s is %lld bytes, the manifest says %lld; the archive is corrupt",
+		    src->name, d->digest, (long long)m->size, (long long)d->size);
 	*out = m;
 	return 0;
 }
@@ -423,25 +440,27 @@ static int add_name(struct source *src, struct pending_image *img, const char *t
 
 /* ---- OCI: index.json -> (index ->)* manifest -> config + layers ---- */
 
-static int check_config(struct source *src, struct member *config, size_t n_layers,
-			vce_err *err)
+static int check_config(struct source *src, struct member *config, size_t n_layers, vce_err *err)
 {
 	cleanup_free char *text = NULL;
 	oci_config c;
 	size_t len;
 	int ret = 0;
 
-	if (source_read(src, config, &text, &len, err) < 0 || oci_config_parse(text, len, &c, err) < 0)
+	if (source_read(src, config, &text, &len, err) < 0 ||
+	    oci_config_parse(text, len, &c, err) < 0)
 		return vce_error_wrap(err, "%s", src->name);
 	if (c.n_diff_ids != n_layers)
-		ret = vce_error_make(err, 0, "%s: the image config lists %zu layers, the manifest %zu; the archive is corrupt",
-				     src->name, c.n_diff_ids, n_layers);
+		ret = vce_error_make(
+		    err, 0,
+		    "%s: the image config lists %zu layers, the manifest %zu; the archive is corrupt",
+		    src->name, c.n_diff_ids, n_layers);
 	oci_config_free(&c);
 	return ret;
 }
 
-static int stage_oci_manifest(struct source *src, const oci_descriptor *d, struct pending_image *img,
-			      vce_err *err)
+static int stage_oci_manifest(struct source *src, const oci_descriptor *d,
+			      struct pending_image *img, vce_err *err)
 {
 	cleanup_free char *text = NULL;
 	struct member *m, *config;
@@ -484,8 +503,8 @@ static bool platform_matches(const oci_descriptor *d)
 	       strcmp(d->platform_variant, variant) == 0;
 }
 
-static int resolve_descriptor(struct source *src, const oci_descriptor *d, struct pending_image *img,
-			      int depth, vce_err *err);
+static int resolve_descriptor(struct source *src, const oci_descriptor *d,
+			      struct pending_image *img, int depth, vce_err *err);
 
 /* A multi-platform image: the entry for this machine. */
 static int resolve_nested_index(struct source *src, const oci_descriptor *d,
@@ -511,12 +530,13 @@ static int resolve_nested_index(struct source *src, const oci_descriptor *d,
 		}
 	}
 	oci_index_free(&idx);
-	return vce_error_make(err, 0, "%s holds no image for linux/%s: get one built for this machine",
+	return vce_error_make(err, 0,
+			      "%s holds no image for linux/%s: get one built for this machine",
 			      src->name, oci_host_arch());
 }
 
-static int resolve_descriptor(struct source *src, const oci_descriptor *d, struct pending_image *img,
-			      int depth, vce_err *err)
+static int resolve_descriptor(struct source *src, const oci_descriptor *d,
+			      struct pending_image *img, int depth, vce_err *err)
 {
 	if (depth > 4)
 		return vce_error_make(err, 0, "%s: indexes nest too deeply", src->name);
@@ -599,19 +619,24 @@ static int docker_layers(struct source *src, json_t *entry, const oci_config *c,
 	json_t *p;
 
 	if (!json_is_array(paths) || json_array_size(paths) != c->n_diff_ids)
-		return vce_error_make(err, 0, "%s: manifest.json lists %zu layers, the image config %zu; the archive is corrupt",
-				      src->name, json_array_size(paths), c->n_diff_ids);
-	json_array_foreach(paths, i, p) {
+		return vce_error_make(
+		    err, 0,
+		    "%s: manifest.json lists %zu layers, the image config %zu; the archive is corrupt",
+		    src->name, json_array_size(paths), c->n_diff_ids);
+	json_array_foreach (paths, i, p) {
 		struct member *m;
 		const char *mt;
 		if (!json_is_string(p))
-			return vce_error_make(err, 0, "%s: manifest.json: a layer is not a path", src->name);
+			return vce_error_make(err, 0, "%s: manifest.json: a layer is not a path",
+					      src->name);
 		if (source_get(src, json_string_value(p), &m, err) < 0)
 			return -1;
 		mt = layer_media_type(src, m);
 		if (strcmp(mt, OCI_MT_LAYER) == 0 && strcmp(m->digest, c->diff_ids[i]) != 0)
-			return vce_error_make(err, 0, "%s: layer %s does not match the image config (%s, expected %s); the archive is corrupt",
-					      src->name, m->path, m->digest, c->diff_ids[i]);
+			return vce_error_make(
+			    err, 0,
+			    "%s: layer %s does not match the image config (%s, expected %s); the archive is corrupt",
+			    src->name, m->path, m->digest, c->diff_ids[i]);
 		json_array_append_new(layers, descriptor_json(mt, m));
 		add_string(&img->blobs, &img->n_blobs, m->digest);
 	}
@@ -631,14 +656,16 @@ static int docker_image(struct source *src, json_t *entry, struct pending_image 
 	int ret;
 
 	if (config_path == NULL)
-		return vce_error_make(err, 0, "%s: manifest.json has an entry without \"Config\"", src->name);
+		return vce_error_make(err, 0, "%s: manifest.json has an entry without \"Config\"",
+				      src->name);
 	if (source_get(src, config_path, &config, err) < 0 ||
 	    source_read(src, config, &text, &len, err) < 0)
 		return -1;
 	if (oci_config_parse(text, len, &c, err) < 0)
 		return vce_error_wrap(err, "%s: %s", src->name, config_path);
-	manifest = json_pack("{s:i, s:s, s:o, s:[]}", "schemaVersion", 2, "mediaType",
-			     OCI_MT_MANIFEST, "config", descriptor_json(OCI_MT_CONFIG, config), "layers");
+	manifest =
+	    json_pack("{s:i, s:s, s:o, s:[]}", "schemaVersion", 2, "mediaType", OCI_MT_MANIFEST,
+		      "config", descriptor_json(OCI_MT_CONFIG, config), "layers");
 	ret = docker_layers(src, entry, &c, json_object_get(manifest, "layers"), img, err);
 	oci_config_free(&c);
 	if (ret < 0)
@@ -650,7 +677,7 @@ static int docker_image(struct source *src, json_t *entry, struct pending_image 
 	memcpy(img->id, config->digest, sizeof(img->id));
 	add_string(&img->blobs, &img->n_blobs, img->manifest);
 	add_string(&img->blobs, &img->n_blobs, config->digest);
-	json_array_foreach(tags, i, tag) {
+	json_array_foreach (tags, i, tag) {
 		if (json_is_string(tag) && add_name(src, img, json_string_value(tag), err) < 0)
 			return -1;
 	}
@@ -669,11 +696,12 @@ static int load_docker(struct source *src, struct pending *out, vce_err *err)
 		return -1;
 	root = json_loadb(text, len, 0, &jerr);
 	if (!json_is_array(root))
-		return vce_error_make(err, 0, "%s: manifest.json is malformed (%s); expected a list of images",
-				      src->name, root ? "not a list" : jerr.text);
+		return vce_error_make(
+		    err, 0, "%s: manifest.json is malformed (%s); expected a list of images",
+		    src->name, root ? "not a list" : jerr.text);
 	if (json_array_size(root) == 0)
 		return vce_error_make(err, 0, "%s: manifest.json lists no images", src->name);
-	json_array_foreach(root, i, entry) {
+	json_array_foreach (root, i, entry) {
 		if (docker_image(src, entry, new_pending(out), err) < 0)
 			return -1;
 	}
@@ -749,8 +777,10 @@ static int read_input(struct source *src, const char *path, vce_err *err)
 		if (src->layout_fd < 0)
 			return vce_error_make(err, errno, "cannot open %s", path);
 		if (faccessat(src->layout_fd, "index.json", F_OK, 0) < 0)
-			return vce_error_make(err, 0, "%s is a folder without index.json: expected an OCI image layout",
-					      path);
+			return vce_error_make(
+			    err, 0,
+			    "%s is a folder without index.json: expected an OCI image layout",
+			    path);
 		return 0;
 	}
 	return read_tar(src, path, err);
@@ -776,8 +806,10 @@ int oci_load(oci_store *store, const char *path, oci_loaded *out, vce_err *err)
 		ret = load_docker(&src, &pending, err);
 	} else if (ret > 0) {
 		if (src.layout_fd < 0 && find_member(&src, "index.json", 0) == NULL) {
-			ret = vce_error_make(err, 0, "%s has neither manifest.json (docker-archive) nor index.json (OCI archive): it is not an image archive; make one with `docker save` or `vce save`",
-					     src.name);
+			ret = vce_error_make(
+			    err, 0,
+			    "%s has neither manifest.json (docker-archive) nor index.json (OCI archive): it is not an image archive; make one with `docker save` or `vce save`",
+			    src.name);
 			goto out;
 		}
 		ret = load_oci(&src, &pending, err);

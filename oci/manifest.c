@@ -119,9 +119,10 @@ static int parse_descriptor(json_t *j, const char *what, oci_descriptor *d, vce_
 		d->platform_variant = dup_or_null(vce_json_string(platform, "variant"));
 	}
 	if (json_is_object(annotations)) {
-		d->ref_name = dup_or_null(
-			vce_json_string(annotations, "org.opencontainers.image.ref.name"));
-		d->image_name = dup_or_null(vce_json_string(annotations, "io.containerd.image.name"));
+		d->ref_name =
+		    dup_or_null(vce_json_string(annotations, "org.opencontainers.image.ref.name"));
+		d->image_name =
+		    dup_or_null(vce_json_string(annotations, "io.containerd.image.name"));
 	}
 	return 0;
 }
@@ -142,7 +143,8 @@ int oci_manifest_parse(const char *text, size_t len, oci_manifest *out, vce_err 
 	if (mt && !oci_is_manifest_type(mt))
 		return vce_error_make(err, 0, "manifest: unknown media type \"%s\"", mt);
 	m.media_type = xstrdup(mt ? mt : OCI_MT_MANIFEST);
-	if (parse_descriptor(json_object_get(root, "config"), "manifest config", &m.config, err) < 0)
+	if (parse_descriptor(json_object_get(root, "config"), "manifest config", &m.config, err) <
+	    0)
 		goto fail;
 	layers = json_object_get(root, "layers");
 	if (!json_is_array(layers)) {
@@ -153,7 +155,8 @@ int oci_manifest_parse(const char *text, size_t len, oci_manifest *out, vce_err 
 	m.layers = xcalloc(m.n_layers, sizeof(*m.layers));
 	for (size_t i = 0; i < m.n_layers; i++) {
 		oci_compression c;
-		if (parse_descriptor(json_array_get(layers, i), "manifest layer", &m.layers[i], err) < 0)
+		if (parse_descriptor(json_array_get(layers, i), "manifest layer", &m.layers[i],
+				     err) < 0)
 			goto fail;
 		if (oci_layer_compression(m.layers[i].media_type, &c, err) < 0)
 			goto fail;
@@ -243,7 +246,8 @@ int oci_config_parse(const char *text, size_t len, oci_config *out, vce_err *err
 		const char *d = json_string_value(json_array_get(diff_ids, i));
 		if (!oci_digest_valid(d)) {
 			oci_config_free(&c);
-			return vce_error_make(err, 0, "image config: diff_ids[%zu] is not a sha256 digest", i);
+			return vce_error_make(
+			    err, 0, "image config: diff_ids[%zu] is not a sha256 digest", i);
 		}
 		c.diff_ids[i] = xstrdup(d);
 	}

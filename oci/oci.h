@@ -9,22 +9,22 @@
 #include "../common/common.h"
 
 /* ---- media types ---- */
-#define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define OCI_MT_INDEX "application/vnd.oci.image.index.v1+json"
-#define OCI_MT_CONFIG "application/vnd.oci.image.config.v1+json"
-#define OCI_MT_LAYER "application/vnd.oci.image.layer.v1.tar"
-#define OCI_MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
-#define OCI_MT_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
-#define DOCKER_MT_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define DOCKER_MT_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define DOCKER_MT_CONFIG "application/vnd.docker.container.image.v1+json"
+#define OCI_MT_MANIFEST	     "application/vnd.oci.image.manifest.v1+json"
+#define OCI_MT_INDEX	     "application/vnd.oci.image.index.v1+json"
+#define OCI_MT_CONFIG	     "application/vnd.oci.image.config.v1+json"
+#define OCI_MT_LAYER	     "application/vnd.oci.image.layer.v1.tar"
+#define OCI_MT_LAYER_GZIP    "application/vnd.oci.image.layer.v1.tar+gzip"
+#define OCI_MT_LAYER_ZSTD    "application/vnd.oci.image.layer.v1.tar+zstd"
+#define DOCKER_MT_MANIFEST   "application/vnd.docker.distribution.manifest.v2+json"
+#define DOCKER_MT_LIST	     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define DOCKER_MT_CONFIG     "application/vnd.docker.container.image.v1+json"
 #define DOCKER_MT_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 /* ---- references: [domain[:port]/]path[:tag][@digest] ---- */
 typedef struct oci_ref {
 	char *domain; /* "docker.io" when none is given */
-	char *path; /* "library/busybox" for "busybox" */
-	char *tag; /* "latest" when neither tag nor digest is given */
+	char *path;   /* "library/busybox" for "busybox" */
+	char *tag;    /* "latest" when neither tag nor digest is given */
 	char *digest; /* "sha256:..." or NULL */
 } oci_ref;
 
@@ -52,7 +52,7 @@ typedef struct oci_descriptor {
 	char *digest;
 	int64_t size;
 	char *platform_os, *platform_arch, *platform_variant; /* index entries */
-	char *ref_name; /* annotation org.opencontainers.image.ref.name */
+	char *ref_name;	  /* annotation org.opencontainers.image.ref.name */
 	char *image_name; /* annotation io.containerd.image.name */
 } oci_descriptor;
 
@@ -116,8 +116,8 @@ void oci_store_unlock(oci_store *store);
 
 bool oci_store_has_blob(oci_store *store, const char *digest);
 int oci_store_open_blob(oci_store *store, const char *digest, vce_err *err);
-int oci_store_read_blob(oci_store *store, const char *digest, size_t max, char **out,
-			size_t *len, vce_err *err);
+int oci_store_read_blob(oci_store *store, const char *digest, size_t max, char **out, size_t *len,
+			vce_err *err);
 int64_t oci_store_blob_size(oci_store *store, const char *digest);
 
 /* A staging area: a private temporary directory in the store where
@@ -142,9 +142,9 @@ int oci_stage_commit(oci_stage *stage, const char *digest, vce_err *err);
 
 /* ---- images.json: the images the store holds and their names ---- */
 typedef struct oci_image {
-	char *id; /* config digest: the image id docker shows */
+	char *id;	/* config digest: the image id docker shows */
 	char *manifest; /* manifest digest */
-	char **names; /* canonical references */
+	char **names;	/* canonical references */
 	size_t n_names;
 } oci_image;
 

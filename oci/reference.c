@@ -12,8 +12,8 @@
 #include "../common/banned.h"
 
 #define DEFAULT_DOMAIN "docker.io"
-#define NAME_MAX_LEN 255
-#define TAG_MAX_LEN 128
+#define NAME_MAX_LEN   255
+#define TAG_MAX_LEN    128
 
 static bool is_lower_alnum(char c)
 {
@@ -118,7 +118,8 @@ bool oci_digest_valid(const char *digest)
 		return false;
 	digest += sizeof(prefix) - 1;
 	for (int i = 0; i < 64; i++)
-		if (!((digest[i] >= '0' && digest[i] <= '9') || (digest[i] >= 'a' && digest[i] <= 'f')))
+		if (!((digest[i] >= '0' && digest[i] <= '9') ||
+		      (digest[i] >= 'a' && digest[i] <= 'f')))
 			return false;
 	return digest[64] == '\0';
 }
@@ -144,8 +145,9 @@ static int parse_name(const char *name, oci_ref *out, const char *text, vce_err 
 
 	if (slash && first_component_is_domain(name, (size_t)(slash - name))) {
 		if (!valid_domain(name, (size_t)(slash - name)))
-			return vce_error_make(err, 0, "\"%s\" is not a valid image name: bad registry \"%.*s\"",
-					      text, (int)(slash - name), name);
+			return vce_error_make(
+			    err, 0, "\"%s\" is not a valid image name: bad registry \"%.*s\"", text,
+			    (int)(slash - name), name);
 		out->domain = xstrndup(name, (size_t)(slash - name));
 		path = slash + 1;
 	} else {
@@ -161,10 +163,14 @@ static int parse_name(const char *name, oci_ref *out, const char *text, vce_err 
 		if (!valid_path_component(p, len)) {
 			for (size_t i = 0; i < len; i++)
 				if (isupper((unsigned char)p[i]))
-					return vce_error_make(err, 0, "\"%s\" is not a valid image name: repository names must be lowercase",
-							      text);
-			return vce_error_make(err, 0, "\"%s\" is not a valid image name: use letters, digits and . _ - separated by /, e.g. busybox:latest",
-					      text);
+					return vce_error_make(
+					    err, 0,
+					    "\"%s\" is not a valid image name: repository names must be lowercase",
+					    text);
+			return vce_error_make(
+			    err, 0,
+			    "\"%s\" is not a valid image name: use letters, digits and . _ - separated by /, e.g. busybox:latest",
+			    text);
 		}
 		if (end == NULL)
 			break;
@@ -175,7 +181,8 @@ static int parse_name(const char *name, oci_ref *out, const char *text, vce_err 
 	else
 		out->path = xstrdup(path);
 	if (strlen(out->domain) + 1 + strlen(out->path) > NAME_MAX_LEN)
-		return vce_error_make(err, 0, "\"%s\" is not a valid image name: longer than %d characters",
+		return vce_error_make(err, 0,
+				      "\"%s\" is not a valid image name: longer than %d characters",
 				      text, NAME_MAX_LEN);
 	return 0;
 }
@@ -194,8 +201,10 @@ int oci_ref_parse(const char *text, oci_ref *out, vce_err *err)
 	if (at) {
 		*at = '\0';
 		if (!oci_digest_valid(at + 1))
-			return vce_error_make(err, 0, "\"%s\" is not a valid image name: the part after @ must be sha256: and 64 hex digits",
-					      text);
+			return vce_error_make(
+			    err, 0,
+			    "\"%s\" is not a valid image name: the part after @ must be sha256: and 64 hex digits",
+			    text);
 		ref.digest = xstrdup(at + 1);
 	}
 	slash = strrchr(copy, '/');
@@ -204,8 +213,10 @@ int oci_ref_parse(const char *text, oci_ref *out, vce_err *err)
 		*colon = '\0';
 		if (!valid_tag(colon + 1)) {
 			free(ref.digest);
-			return vce_error_make(err, 0, "\"%s\" is not a valid image name: bad tag \"%s\" (letters, digits, _ . - up to 128)",
-					      text, colon + 1);
+			return vce_error_make(
+			    err, 0,
+			    "\"%s\" is not a valid image name: bad tag \"%s\" (letters, digits, _ . - up to 128)",
+			    text, colon + 1);
 		}
 		ref.tag = xstrdup(colon + 1);
 	}

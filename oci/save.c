@@ -94,8 +94,8 @@ static int write_fd(struct writer *w, int fd, int64_t size, vce_err *err)
 		if (n < 0)
 			return vce_error_make(err, errno, "read a blob for %s", w->path);
 		if (n == 0)
-			return vce_error_make(err, 0, "a blob is shorter than recorded while writing %s",
-					      w->path);
+			return vce_error_make(
+			    err, 0, "a blob is shorter than recorded while writing %s", w->path);
 		if (n > size)
 			n = (ssize_t)size;
 		if (archive_write_data(w->a, buf, (size_t)n) != n)
@@ -151,8 +151,10 @@ static int decompress_layer(oci_store *store, oci_stage *stage, const char *dige
 	}
 	ret = oci_stage_write(stage, oci_read_archive_data, a, got, NULL, err);
 	if (ret == 0 && strcmp(got, diff_id) != 0)
-		ret = vce_error_make(err, 0, "layer %s in the store is damaged: it unpacks to %s, the image config says %s; remove the image and load it again",
-				     digest, got, diff_id);
+		ret = vce_error_make(
+		    err, 0,
+		    "layer %s in the store is damaged: it unpacks to %s, the image config says %s; remove the image and load it again",
+		    digest, got, diff_id);
 	if (ret < 0)
 		vce_error_wrap(err, "layer %s", digest);
 out:
@@ -222,8 +224,7 @@ static int write_docker_image(struct writer *w, oci_stage *stage, const struct s
 	return ret;
 }
 
-static int write_docker_archive(struct writer *w, struct saved_image *imgs, size_t n,
-				vce_err *err)
+static int write_docker_archive(struct writer *w, struct saved_image *imgs, size_t n, vce_err *err)
 {
 	cleanup_json json_t *manifest = json_array();
 	cleanup_free char *text = NULL;
@@ -243,8 +244,9 @@ static int write_docker_archive(struct writer *w, struct saved_image *imgs, size
 
 static json_t *index_entry(const struct saved_image *img, const char *canonical)
 {
-	json_t *entry = json_pack("{s:s, s:s, s:I}", "mediaType", img->manifest.media_type, "digest",
-				  img->manifest_digest, "size", (json_int_t)img->manifest_size);
+	json_t *entry =
+	    json_pack("{s:s, s:s, s:I}", "mediaType", img->manifest.media_type, "digest",
+		      img->manifest_digest, "size", (json_int_t)img->manifest_size);
 
 	if (canonical)
 		json_object_set_new(entry, "annotations",
@@ -355,7 +357,9 @@ static int open_output(const char *path, char **tmp_out, vce_err *err)
 
 	if (strcmp(path, "-") == 0) {
 		if (isatty(STDOUT_FILENO))
-			return vce_error_make(err, 0, "refusing to write an archive to a terminal: use -o FILE or redirect the output");
+			return vce_error_make(
+			    err, 0,
+			    "refusing to write an archive to a terminal: use -o FILE or redirect the output");
 		*tmp_out = NULL;
 		return dup(STDOUT_FILENO);
 	}

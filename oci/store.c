@@ -29,7 +29,7 @@ struct oci_store {
 struct oci_stage {
 	oci_store *store;
 	char *name; /* below tmp/ */
-	int dirfd; /* holds the flock that marks the stage alive */
+	int dirfd;  /* holds the flock that marks the stage alive */
 };
 
 char *oci_store_default_root(void)
@@ -71,10 +71,12 @@ static void sweep_leftovers(oci_store *store)
 
 		if (de->d_name[0] == '.')
 			continue;
-		sfd = openat(store->tmp_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		sfd = openat(store->tmp_fd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sfd < 0 || flock(sfd, LOCK_EX | LOCK_NB) < 0)
 			continue;
-		vce_verbose("removing %s/tmp/%s left by an interrupted run", store->path, de->d_name);
+		vce_verbose("removing %s/tmp/%s left by an interrupted run", store->path,
+			    de->d_name);
 		vce_remove_tree_at(store->tmp_fd, de->d_name, &err);
 	}
 	closedir(dir);
@@ -101,8 +103,9 @@ int oci_store_open(const char *root, oci_store **out, vce_err *err)
 	}
 	fd = vce_mkdirs_at(AT_FDCWD, root, 0700, err);
 	if (fd < 0) {
-		vce_error_wrap(err, "cannot use %s as the store (set --root or VCE_ROOT to a writable folder)",
-			       root);
+		vce_error_wrap(
+		    err, "cannot use %s as the store (set --root or VCE_ROOT to a writable folder)",
+		    root);
 		goto fail;
 	}
 	store->dirfd = fd;
@@ -210,8 +213,8 @@ int oci_store_open_blob(oci_store *store, const char *digest, vce_err *err)
 	return fd;
 }
 
-int oci_store_read_blob(oci_store *store, const char *digest, size_t max, char **out,
-			size_t *len, vce_err *err)
+int oci_store_read_blob(oci_store *store, const char *digest, size_t max, char **out, size_t *len,
+			vce_err *err)
 {
 	if (!oci_digest_valid(digest))
 		return vce_error_make(err, 0, "\"%s\" is not a sha256 digest", digest);
@@ -252,14 +255,15 @@ void oci_stage_free(oci_stage *stage)
 	if (stage == NULL)
 		return;
 	if (vce_remove_tree_at(stage->store->tmp_fd, stage->name, &err) < 0)
-		vce_warn("could not remove %s/tmp/%s: %s", stage->store->path, stage->name, err->msg);
+		vce_warn("could not remove %s/tmp/%s: %s", stage->store->path, stage->name,
+			 err->msg);
 	vce_closep(&stage->dirfd);
 	free(stage->name);
 	free(stage);
 }
 
-static int write_staged(oci_stage *stage, int fd, const char *tmpname, oci_read_fn read,
-			void *ctx, oci_hasher *h, int64_t *size, vce_err *err)
+static int write_staged(oci_stage *stage, int fd, const char *tmpname, oci_read_fn read, void *ctx,
+			oci_hasher *h, int64_t *size, vce_err *err)
 {
 	char *buf = xmalloc(1 << 20);
 	int ret = 0;

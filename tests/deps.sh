@@ -10,7 +10,7 @@ tests=(libcmocka-dev bats clang libclang-rt-14-dev cppcheck clang-format python3
 	qemu-user-static gcc-aarch64-linux-gnu)
 arm64=(libarchive-dev:arm64 libjansson-dev:arm64 libzstd-dev:arm64 libseccomp-dev:arm64
 	libcap-dev:arm64 libssl-dev:arm64 libcurl4-openssl-dev:arm64 libisal-dev:arm64
-	zlib1g-dev:arm64)
+	zlib1g-dev:arm64 libcmocka-dev:arm64)
 
 missing() {
 	local p

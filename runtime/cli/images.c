@@ -6,11 +6,10 @@
 
 #include "../../common/banned.h"
 
-static const char help[] =
-	"Usage: vce images [-q] [--format table|json] [REPOSITORY[:TAG]]\n\n"
-	"List the images in the store.\n\n"
-	"  -q, --quiet        only image ids\n"
-	"      --format FMT   table (default) or json\n";
+static const char help[] = "Usage: vce images [-q] [--format table|json] [REPOSITORY[:TAG]]\n\n"
+			   "List the images in the store.\n\n"
+			   "  -q, --quiet        only image ids\n"
+			   "      --format FMT   table (default) or json\n";
 
 struct row {
 	char repo[256], tag[130], id[13], created[64], size[32];
@@ -151,7 +150,8 @@ int cmd_images(struct cli *cli, int argc, char **argv, vce_err *err)
 			if (strcmp(optarg, "json") == 0)
 				json = true;
 			else if (strcmp(optarg, "table") != 0)
-				return cli_usage_error(err, "images", "unknown format \"%s\": use table or json",
+				return cli_usage_error(err, "images",
+						       "unknown format \"%s\": use table or json",
 						       optarg);
 			break;
 		case 'h':

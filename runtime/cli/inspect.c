@@ -4,8 +4,9 @@
 
 #include "../../common/banned.h"
 
-static const char help[] = "Usage: vce image inspect IMAGE...\n\n"
-			   "Show images' configuration as a JSON list, as docker image inspect does.\n";
+static const char help[] =
+    "Usage: vce image inspect IMAGE...\n\n"
+    "Show images' configuration as a JSON list, as docker image inspect does.\n";
 
 int cmd_inspect(struct cli *cli, int argc, char **argv, vce_err *err)
 {

@@ -34,14 +34,15 @@ static const struct verb verbs[] = {
 static const struct {
 	const char *sub, *verb;
 } image_aliases[] = {
-	{ "ls", "images" }, { "list", "images" }, { "rm", "rmi" },	 { "inspect", "inspect" },
+	{ "ls", "images" }, { "list", "images" }, { "rm", "rmi" },  { "inspect", "inspect" },
 	{ "load", "load" }, { "save", "save" },	  { "tag", "tag" },
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: vce [--root DIR] [--verbose] COMMAND [ARGS...]\n\n"
-		     "Run course containers (OCI and Docker images) without Docker.\n\nCommands:\n");
+	fprintf(out,
+		"Usage: vce [--root DIR] [--verbose] COMMAND [ARGS...]\n\n"
+		"Run course containers (OCI and Docker images) without Docker.\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(out, "  %-9s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(out, "\nGlobal options:\n"
@@ -179,7 +180,8 @@ int main(int argc, char **argv)
 	}
 	verb = find_verb(&argc, &argv);
 	if (verb == NULL) {
-		fprintf(stderr, "vce: unknown command \"%s\": run 'vce --help' for the list\n", argv[0]);
+		fprintf(stderr, "vce: unknown command \"%s\": run 'vce --help' for the list\n",
+			argv[0]);
 		return CLI_USAGE;
 	}
 	optind = 0; /* each verb parses its own options afresh */

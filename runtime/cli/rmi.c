@@ -7,11 +7,11 @@
 #include "../../common/banned.h"
 
 static const char help[] =
-	"Usage: vce rmi [-f] IMAGE...\n\n"
-	"Remove names, and images with no name left together with the layers no\n"
-	"other image uses.\n\n"
-	"  -f, --force   remove an image given by id with all its names, or one a\n"
-	"                container uses\n";
+    "Usage: vce rmi [-f] IMAGE...\n\n"
+    "Remove names, and images with no name left together with the layers no\n"
+    "other image uses.\n\n"
+    "  -f, --force   remove an image given by id with all its names, or one a\n"
+    "                container uses\n";
 
 int cmd_rmi(struct cli *cli, int argc, char **argv, vce_err *err)
 {
@@ -56,7 +56,8 @@ int cmd_rmi(struct cli *cli, int argc, char **argv, vce_err *err)
 			}
 		}
 		for (size_t k = 0; k < n; k++) {
-			printf("%s: %s\n", strncmp(done[k], "sha256:", 7) == 0 ? "Deleted" : "Untagged",
+			printf("%s: %s\n",
+			       strncmp(done[k], "sha256:", 7) == 0 ? "Deleted" : "Untagged",
 			       done[k]);
 			free(done[k]);
 		}

@@ -7,11 +7,11 @@
 #include "../../common/banned.h"
 
 static const char help[] =
-	"Usage: vce save [-o FILE] [--format docker-archive|oci-archive] IMAGE...\n\n"
-	"Save images to an archive that `vce load`, `docker load` and `podman load`\n"
-	"read. Without -o the archive goes to standard output.\n\n"
-	"  -o, --output FILE   where to write (replaced only when complete)\n"
-	"      --format FMT    docker-archive (default) or oci-archive\n";
+    "Usage: vce save [-o FILE] [--format docker-archive|oci-archive] IMAGE...\n\n"
+    "Save images to an archive that `vce load`, `docker load` and `podman load`\n"
+    "read. Without -o the archive goes to standard output.\n\n"
+    "  -o, --output FILE   where to write (replaced only when complete)\n"
+    "      --format FMT    docker-archive (default) or oci-archive\n";
 
 int cmd_save(struct cli *cli, int argc, char **argv, vce_err *err)
 {
@@ -37,8 +37,10 @@ int cmd_save(struct cli *cli, int argc, char **argv, vce_err *err)
 			else if (strcmp(optarg, "oci-archive") == 0)
 				format = OCI_SAVE_OCI_ARCHIVE;
 			else
-				return cli_usage_error(err, "save", "unknown format \"%s\": use docker-archive or oci-archive",
-						       optarg);
+				return cli_usage_error(
+				    err, "save",
+				    "unknown format \"%s\": use docker-archive or oci-archive",
+				    optarg);
 			break;
 		case 'h':
 			fputs(help, stdout);

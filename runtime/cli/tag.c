@@ -16,7 +16,8 @@ int cmd_tag(struct cli *cli, int argc, char **argv, vce_err *err)
 		return 0;
 	}
 	if (argc != 3)
-		return cli_usage_error(err, "tag", "give exactly two names: SOURCE_IMAGE TARGET_IMAGE");
+		return cli_usage_error(err, "tag",
+				       "give exactly two names: SOURCE_IMAGE TARGET_IMAGE");
 	if (cli_store(cli, &store, err) < 0)
 		return -1;
 	return oci_tag(store, argv[1], argv[2], err);

@@ -60,7 +60,7 @@ image_id() {
 # A podman with a private store, so tests neither see nor touch the host's.
 podman_private() {
 	podman --root "$BATS_TEST_TMPDIR/podman" --runroot "$BATS_TEST_TMPDIR/podman-run" \
-		--storage-driver vfs "$@"
+		--storage-driver overlay "$@"
 }
 
 # Rootless: run vce as an unprivileged test user (made by tests/setup-users.sh)

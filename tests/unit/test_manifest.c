@@ -25,9 +25,11 @@ static int parse_manifest(const char *text, oci_manifest *m, char **msg)
 static void test_manifest_ok(void **state)
 {
 	(void)state;
-	const char *text = "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\","
-			   "\"config\":{\"mediaType\":\"" OCI_MT_CONFIG "\",\"digest\":\"" D1 "\",\"size\":7},"
-			   "\"layers\":[{\"mediaType\":\"" DOCKER_MT_LAYER_GZIP "\",\"digest\":\"" D2 "\",\"size\":9}]}";
+	const char *text =
+	    "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\","
+	    "\"config\":{\"mediaType\":\"" OCI_MT_CONFIG "\",\"digest\":\"" D1 "\",\"size\":7},"
+	    "\"layers\":[{\"mediaType\":\"" DOCKER_MT_LAYER_GZIP "\",\"digest\":\"" D2
+	    "\",\"size\":9}]}";
 	oci_manifest m;
 	char *msg = NULL;
 	oci_compression c;
@@ -58,15 +60,19 @@ static void test_manifest_errors(void **state)
 	expect_manifest_error("{", "malformed JSON");
 	expect_manifest_error("[]", "expected an object");
 	expect_manifest_error("{\"schemaVersion\":1}", "schemaVersion");
-	expect_manifest_error("{\"schemaVersion\":2,\"mediaType\":\"text/plain\"}", "unknown media type");
-	expect_manifest_error("{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:x\",\"size\":1},\"layers\":[]}",
-			      "valid sha256 digest");
-	expect_manifest_error("{\"schemaVersion\":2,\"config\":{\"digest\":\"" D1 "\",\"size\":-1},\"layers\":[]}",
+	expect_manifest_error("{\"schemaVersion\":2,\"mediaType\":\"text/plain\"}",
+			      "unknown media type");
+	expect_manifest_error(
+	    "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:x\",\"size\":1},\"layers\":[]}",
+	    "valid sha256 digest");
+	expect_manifest_error("{\"schemaVersion\":2,\"config\":{\"digest\":\"" D1
+			      "\",\"size\":-1},\"layers\":[]}",
 			      "valid size");
 	expect_manifest_error("{\"schemaVersion\":2,\"config\":{\"digest\":\"" D1 "\",\"size\":1}}",
 			      "not a list");
 	expect_manifest_error("{\"schemaVersion\":2,\"config\":{\"digest\":\"" D1 "\",\"size\":1},"
-			      "\"layers\":[{\"mediaType\":\"application/x-foo\",\"digest\":\"" D2 "\",\"size\":1}]}",
+			      "\"layers\":[{\"mediaType\":\"application/x-foo\",\"digest\":\"" D2
+			      "\",\"size\":1}]}",
 			      "unknown layer media type");
 	expect_manifest_error("{\"schemaVersion\":2,\"schemaVersion\":2}", "malformed JSON");
 }
@@ -74,9 +80,11 @@ static void test_manifest_errors(void **state)
 static void test_index(void **state)
 {
 	(void)state;
-	const char *text = "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" OCI_MT_MANIFEST "\","
-			   "\"digest\":\"" D1 "\",\"size\":3,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"},"
-			   "\"annotations\":{\"org.opencontainers.image.ref.name\":\"tiny:1\"}}]}";
+	const char *text =
+	    "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" OCI_MT_MANIFEST "\","
+	    "\"digest\":\"" D1
+	    "\",\"size\":3,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"},"
+	    "\"annotations\":{\"org.opencontainers.image.ref.name\":\"tiny:1\"}}]}";
 	oci_index idx;
 	vce_err err = NULL;
 
@@ -86,7 +94,9 @@ static void test_index(void **state)
 	assert_string_equal(idx.manifests[0].ref_name, "tiny:1");
 	oci_index_free(&idx);
 
-	const char *bad = "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"x/y\",\"digest\":\"" D1 "\",\"size\":3}]}";
+	const char *bad =
+	    "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"x/y\",\"digest\":\"" D1
+	    "\",\"size\":3}]}";
 	assert_int_equal(oci_index_parse(bad, strlen(bad), &idx, &err), -1);
 	assert_non_null(strstr(err->msg, "unknown media type"));
 	vce_error_release(&err);
@@ -95,8 +105,9 @@ static void test_index(void **state)
 static void test_config(void **state)
 {
 	(void)state;
-	const char *text = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2024-01-01T00:00:00Z\","
-			   "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1 "\",\"" D2 "\"]}}";
+	const char *text =
+	    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2024-01-01T00:00:00Z\","
+	    "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1 "\",\"" D2 "\"]}}";
 	oci_config c;
 	vce_err err = NULL;
 

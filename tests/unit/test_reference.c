@@ -42,7 +42,8 @@ static void test_normalisation(void **state)
 	expect_canonical("ousefulcoursecontainers/ou-tm351:current",
 			 "docker.io/ousefulcoursecontainers/ou-tm351:current",
 			 "ousefulcoursecontainers/ou-tm351");
-	expect_canonical("docker.io/library/busybox", "docker.io/library/busybox:latest", "busybox");
+	expect_canonical("docker.io/library/busybox", "docker.io/library/busybox:latest",
+			 "busybox");
 	expect_canonical("index.docker.io/jupyter/base-notebook",
 			 "docker.io/jupyter/base-notebook:latest", "jupyter/base-notebook");
 	expect_canonical("localhost:5000/course/img:v1", "localhost:5000/course/img:v1",
@@ -52,13 +53,13 @@ static void test_normalisation(void **state)
 	expect_canonical("[::1]:5000/img:1", "[::1]:5000/img:1", "[::1]:5000/img");
 	expect_canonical("a__b/c--d.e_f", "docker.io/a__b/c--d.e_f:latest", "a__b/c--d.e_f");
 	expect_canonical(
-		"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		"docker.io/library/busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		"busybox");
+	    "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "docker.io/library/busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "busybox");
 	expect_canonical(
-		"busybox:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		"docker.io/library/busybox:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		"busybox");
+	    "busybox:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "docker.io/library/busybox:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "busybox");
 }
 
 static void test_invalid(void **state)
@@ -93,10 +94,13 @@ static void test_digest(void **state)
 	(void)state;
 	char d[OCI_DIGEST_LEN + 1];
 	oci_digest_of("", 0, d);
-	assert_string_equal(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(
+	    d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	assert_true(oci_digest_valid(d));
-	assert_false(oci_digest_valid("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"));
-	assert_false(oci_digest_valid("sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	assert_false(oci_digest_valid(
+	    "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"));
+	assert_false(oci_digest_valid(
+	    "sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
 	assert_false(oci_digest_valid("sha256:e3b0"));
 	assert_false(oci_digest_valid(NULL));
 }

@@ -17,8 +17,8 @@
 
 #define ID1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define ID2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
-#define M1 "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define M2 "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define M1  "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define M2  "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 static char tmpdir[64];
 
@@ -142,7 +142,8 @@ static void test_stage_commit(void **state)
 	assert_int_equal(oci_store_open(root, &store, &err), 0);
 	assert_int_equal(oci_stage_new(store, &stage, &err), 0);
 	assert_int_equal(oci_stage_write_bytes(stage, "hello", 5, digest, &err), 0);
-	assert_string_equal(digest, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	assert_string_equal(
+	    digest, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
 	assert_false(oci_store_has_blob(store, digest));
 	assert_int_equal(oci_store_lock(store, &err), 0);
 	assert_int_equal(oci_stage_commit(stage, digest, &err), 0);
@@ -199,14 +200,16 @@ static void test_images_names(void **state)
 	assert_int_equal(images.items[a].n_names, 0);
 	assert_int_equal(images.items[b].n_names, 1);
 	assert_int_equal(oci_images_find(&images, "tiny", &err), (ssize_t)b);
-	assert_int_equal(oci_images_find(&images, "docker.io/library/tiny:latest", &err), (ssize_t)b);
+	assert_int_equal(oci_images_find(&images, "docker.io/library/tiny:latest", &err),
+			 (ssize_t)b);
 	assert_int_equal(oci_images_find(&images, ID1, &err), (ssize_t)a);
 	assert_int_equal(oci_images_find(&images, M2, &err), (ssize_t)b);
 	assert_int_equal(oci_images_find(&images, "1111", &err), (ssize_t)a);
 	assert_int_equal(oci_images_find(&images, "tiny:2", &err), -1);
 	assert_non_null(strstr(err->msg, "vce load"));
 	vce_error_release(&err);
-	oci_images_add(&images, "sha256:1112222222222222222222222222222222222222222222222222222222222222", M1);
+	oci_images_add(
+	    &images, "sha256:1112222222222222222222222222222222222222222222222222222222222222", M1);
 	assert_int_equal(oci_images_find(&images, "111", &err), -1);
 	assert_non_null(strstr(err->msg, "more than one"));
 	vce_error_release(&err);
@@ -233,7 +236,8 @@ static void test_images_file(void **state)
 	oci_images_free(&back);
 	/* A damaged index is an error that says what to do, not a crash. */
 	dfd = oci_store_dirfd(store);
-	assert_int_equal(vce_write_file_atomic_at(dfd, "images.json", "{\"images\":3}", 12, 0644, &err), 0);
+	assert_int_equal(
+	    vce_write_file_atomic_at(dfd, "images.json", "{\"images\":3}", 12, 0644, &err), 0);
 	assert_int_equal(oci_images_load(store, &back, &err), -1);
 	assert_non_null(strstr(err->msg, "damaged"));
 	vce_error_release(&err);
@@ -272,10 +276,14 @@ static void test_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mkdirs_absolute), cmocka_unit_test(test_open_beneath),
-		cmocka_unit_test(test_atomic_write_and_remove), cmocka_unit_test(test_stage_commit),
-		cmocka_unit_test(test_sweep), cmocka_unit_test(test_images_names),
-		cmocka_unit_test(test_images_file), cmocka_unit_test(test_error_wrap),
+		cmocka_unit_test(test_mkdirs_absolute),
+		cmocka_unit_test(test_open_beneath),
+		cmocka_unit_test(test_atomic_write_and_remove),
+		cmocka_unit_test(test_stage_commit),
+		cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_images_names),
+		cmocka_unit_test(test_images_file),
+		cmocka_unit_test(test_error_wrap),
 		cmocka_unit_test(test_format),
 	};
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
