@@ -127,6 +127,22 @@ static int parse_descriptor(json_t *j, const char *what, oci_descriptor *d, vce_
 	return 0;
 }
 
+/* A manifest or index: a JSON object with schemaVersion 2 and, if it
+ * names one, a media type of the kind expected. */
+static int parse_document(const char *text, size_t len, const char *what,
+			  bool (*is_kind)(const char *), json_t **root, const char **mt,
+			  vce_err *err)
+{
+	if (vce_json_parse(text, len, root, err) < 0)
+		return vce_error_wrap(err, "%s", what);
+	if (json_integer_value(json_object_get(*root, "schemaVersion")) != 2)
+		return vce_error_make(err, 0, "%s: schemaVersion is not 2", what);
+	*mt = vce_json_string(*root, "mediaType");
+	if (*mt && !is_kind(*mt))
+		return vce_error_make(err, 0, "%s: unknown media type \"%s\"", what, *mt);
+	return 0;
+}
+
 int oci_manifest_parse(const char *text, size_t len, oci_manifest *out, vce_err *err)
 {
 	cleanup_json json_t *root = NULL;
@@ -135,13 +151,8 @@ int oci_manifest_parse(const char *text, size_t len, oci_manifest *out, vce_err 
 	oci_manifest m = { 0 };
 
 	memset(out, 0, sizeof(*out));
-	if (vce_json_parse(text, len, &root, err) < 0)
-		return vce_error_wrap(err, "manifest");
-	if (json_integer_value(json_object_get(root, "schemaVersion")) != 2)
-		return vce_error_make(err, 0, "manifest: schemaVersion is not 2");
-	mt = vce_json_string(root, "mediaType");
-	if (mt && !oci_is_manifest_type(mt))
-		return vce_error_make(err, 0, "manifest: unknown media type \"%s\"", mt);
+	if (parse_document(text, len, "manifest", oci_is_manifest_type, &root, &mt, err) < 0)
+		return -1;
 	m.media_type = xstrdup(mt ? mt : OCI_MT_MANIFEST);
 	if (parse_descriptor(json_object_get(root, "config"), "manifest config", &m.config, err) <
 	    0)
@@ -186,13 +197,8 @@ int oci_index_parse(const char *text, size_t len, oci_index *out, vce_err *err)
 	oci_index idx = { 0 };
 
 	memset(out, 0, sizeof(*out));
-	if (vce_json_parse(text, len, &root, err) < 0)
-		return vce_error_wrap(err, "index");
-	if (json_integer_value(json_object_get(root, "schemaVersion")) != 2)
-		return vce_error_make(err, 0, "index: schemaVersion is not 2");
-	mt = vce_json_string(root, "mediaType");
-	if (mt && !oci_is_index_type(mt))
-		return vce_error_make(err, 0, "index: unknown media type \"%s\"", mt);
+	if (parse_document(text, len, "index", oci_is_index_type, &root, &mt, err) < 0)
+		return -1;
 	manifests = json_object_get(root, "manifests");
 	if (!json_is_array(manifests))
 		return vce_error_make(err, 0, "index: \"manifests\" is not a list");

@@ -79,9 +79,12 @@ static void test_open_beneath(void **state)
 	assert_int_equal(symlinkat("/etc", dfd, "d/out"), 0);
 	assert_int_equal(symlinkat("f", dfd, "d/in"), 0);
 	/* Both the openat2 path and the component walk refuse the same. */
+	/* Pass 0 uses openat2 where the kernel has it (qemu-user and kernels
+	 * before 5.6 do not); pass 1 always the component walk. */
 	for (int pass = 0; pass < 2; pass++) {
 		vce_use_openat2(pass == 0);
-		assert_true(pass == 1 || vce_have_openat2());
+		if (pass == 0 && !vce_have_openat2())
+			continue;
 		assert_true(pass == 0 || !vce_have_openat2());
 		fd = vce_open_beneath(dfd, "d/f", O_RDONLY, 0, &err);
 		assert_true(fd >= 0);
