@@ -117,7 +117,12 @@ int oci_store_open(const char *root, oci_store **out, vce_err *err)
 		vce_error_make(err, errno, "open %s/lock", root);
 		goto fail;
 	}
+	/* Under the lock: a stage is made and locked under it too, so the
+	 * sweep never sees one between its mkdir and its flock. */
+	if (oci_store_lock(store, err) < 0)
+		goto fail;
 	sweep_leftovers(store);
+	oci_store_unlock(store);
 	*out = store;
 	return 0;
 fail:
@@ -230,9 +235,16 @@ int oci_stage_new(oci_store *store, oci_stage **out, vce_err *err)
 
 	vce_random_hex(suffix, 8);
 	stage->store = store;
+	stage->dirfd = -1;
 	stage->name = xasprintf("stage-%d-%s", (int)getpid(), suffix);
+	if (oci_store_lock(store, err) < 0) {
+		free(stage->name);
+		free(stage);
+		return -1;
+	}
 	if (mkdirat(store->tmp_fd, stage->name, 0700) < 0) {
 		vce_error_make(err, errno, "create %s/tmp/%s", store->path, stage->name);
+		oci_store_unlock(store);
 		free(stage->name);
 		free(stage);
 		return -1;
@@ -240,10 +252,11 @@ int oci_stage_new(oci_store *store, oci_stage **out, vce_err *err)
 	stage->dirfd = openat(store->tmp_fd, stage->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (stage->dirfd < 0 || flock(stage->dirfd, LOCK_EX) < 0) {
 		vce_error_make(err, errno, "open %s/tmp/%s", store->path, stage->name);
-		stage->dirfd = -1;
+		oci_store_unlock(store);
 		oci_stage_free(stage);
 		return -1;
 	}
+	oci_store_unlock(store);
 	*out = stage;
 	return 0;
 }
