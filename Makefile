@@ -9,9 +9,12 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0-dev)
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Werror
-CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu17 $(WARNINGS) -D_FILE_OFFSET_BITS=64 -DVCE_VERSION='"$(VERSION)"'
-LIBRARIES := libarchive jansson libcrypto libseccomp libcap libzstd
+# OPT and SAN are the knobs (the sanitizer build sets them); CFLAGS and
+# LDFLAGS from the command line are added, never replace the rest.
+OPT ?= -O2 -g
+SAN ?=
+DEFS := -D_FILE_OFFSET_BITS=64 -DVCE_VERSION='"$(VERSION)"'
+LIBRARIES := libarchive jansson libcrypto libseccomp libcap libzstd zlib
 
 ifeq ($(ARCH),arm64)
 CC := aarch64-linux-gnu-gcc
@@ -24,9 +27,16 @@ else
 $(error ARCH must be native or arm64)
 endif
 
+# gzip: ISA-L's igzip where the target has it (2.1x zlib), zlib otherwise.
+ifeq ($(shell $(PKG_CONFIG) --exists libisal 2>/dev/null && echo yes),yes)
+LIBRARIES += libisal
+DEFS += -DVCE_HAVE_ISAL
+endif
+
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIBRARIES) 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(LIBRARIES) 2>/dev/null)
-LDFLAGS += -Wl,--as-needed
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(LIBRARIES) 2>/dev/null) -pthread
+ALL_CFLAGS = $(OPT) $(SAN) -std=gnu17 $(WARNINGS) $(DEFS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN) -Wl,--as-needed $(LDFLAGS)
 
 LIB_SRC := $(wildcard common/*.c oci/*.c rootfs-cache/*.c net/*.c runtime/*.c)
 CLI_SRC := $(wildcard runtime/cli/*.c)
@@ -48,7 +58,7 @@ vce: $(BUILD)/vce
 endif
 
 $(BUILD)/vce: $(CLI_OBJ) $(BUILD)/libvce.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/libvce.a: $(LIB_OBJ)
 	rm -f $@
@@ -56,27 +66,27 @@ $(BUILD)/libvce.a: $(LIB_OBJ)
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Unit tests: cmocka, run natively and again under ASan + UBSan.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvce.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libvce.a $(PKG_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libvce.a $(PKG_LIBS) -lcmocka
 
 unit-bins: $(UNIT_BIN)
 
 # The sanitizer build: the same sources in build/asan.
 asan:
-	$(MAKE) --no-print-directory BUILD=build/asan \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" build/asan/vce unit-bins
+	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		build/asan/vce unit-bins
 
 # libFuzzer targets: clang, every parser; a short smoke run in make check.
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< \
-		$(LIB_SRC) $(shell pkg-config --libs $(LIBRARIES))
+	clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -o $@ $< \
+		$(LIB_SRC) $(PKG_LIBS)
 
 deps:
 	@tests/deps.sh

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <sys/types.h>
 
 #define VCE_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -60,6 +61,28 @@ extern int vce_verbosity;
 void vce_verbose(const char *fmt, ...) VCE_PRINTF(1, 2);
 void vce_warn(const char *fmt, ...) VCE_PRINTF(1, 2);
 
+/* ---- sha256 digests, written "sha256:<64 hex>" ---- */
+#define VCE_DIGEST_LEN 71
+typedef struct vce_hasher vce_hasher;
+vce_hasher *vce_hasher_new(void);
+void vce_hasher_update(vce_hasher *h, const void *data, size_t len);
+/* Writes "sha256:<hex>" into out (VCE_DIGEST_LEN + 1 bytes). */
+void vce_hasher_final(vce_hasher *h, char *out);
+void vce_hasher_free(vce_hasher *h);
+void vce_digest_of(const void *data, size_t len, char *out);
+
+/* ---- user namespaces, for a user without privilege ---- */
+typedef struct vce_idrange {
+	unsigned long uid_start, uid_count, gid_start, gid_count;
+} vce_idrange;
+/* This user's subordinate ids, when /etc/subuid, /etc/subgid and
+ * newuidmap/newgidmap give them. */
+bool vce_subid_range(vce_idrange *out);
+/* Runs fn in a child process that is root of a new user namespace (full
+ * range mapped if the user has one: fn is told) and waits for it. fn may
+ * start threads; its error comes back through err. */
+int vce_userns_run(int (*fn)(void *arg, bool full_range, vce_err *err), void *arg, vce_err *err);
+
 /* ---- files: everything relative to a directory fd ---- */
 
 /* Opens `path` below `dirfd`, never leaving it: no "..", no absolute
@@ -81,6 +104,9 @@ int vce_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t
 		     vce_err *err);
 /* mkdir -p below dirfd; returns an O_DIRECTORY fd of the last one. */
 int vce_mkdirs_at(int dirfd, const char *path, mode_t mode, vce_err *err);
+/* A fresh directory stream on dirfd's directory. Not fdopendir(dup()):
+ * a dup shares the read position, so a second listing would see nothing. */
+DIR *vce_opendir_at(int dirfd);
 /* rm -rf below dirfd, never following symlinks; ENOENT is not an error. */
 int vce_remove_tree_at(int dirfd, const char *name, vce_err *err);
 /* Writes all of buf to fd, retrying on EINTR and short writes. */

@@ -263,6 +263,16 @@ int vce_mkdirs_at(int dirfd, const char *path, mode_t mode, vce_err *err)
 	return ret;
 }
 
+DIR *vce_opendir_at(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (dir == NULL && fd >= 0)
+		close(fd);
+	return dir;
+}
+
 static int remove_children(int dfd, vce_err *err)
 {
 	DIR *dir = fdopendir(dfd);

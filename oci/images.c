@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../common/banned.h"
+#include "../rootfs-cache/cache.h"
 #include "json.h"
 
 #define IMAGES_FILE   "images.json"
@@ -269,34 +270,57 @@ static bool marked(char **set, size_t n, const char *hex)
 	return false;
 }
 
-/* Removes every blob no remaining image refers to. */
+static void free_marks(char **set, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		free(set[k]);
+	free(set);
+}
+
+/* Marks what an image uses: its blobs, and its layers' diffIDs. */
+static int mark_image(oci_store *store, const oci_image *img, char ***blobs, size_t *n_blobs,
+		      char ***diff_ids, size_t *n_diff_ids, vce_err *err)
+{
+	cleanup_free char *text = NULL, *ctext = NULL;
+	oci_manifest m;
+	oci_config c;
+	size_t len;
+
+	mark(blobs, n_blobs, img->manifest);
+	mark(blobs, n_blobs, img->id);
+	if (oci_store_read_blob(store, img->manifest, MAX_JSON_BLOB, &text, &len, err) < 0 ||
+	    oci_manifest_parse(text, len, &m, err) < 0)
+		return -1;
+	for (size_t l = 0; l < m.n_layers; l++)
+		mark(blobs, n_blobs, m.layers[l].digest);
+	oci_manifest_free(&m);
+	if (oci_store_read_blob(store, img->id, MAX_JSON_BLOB, &ctext, &len, err) < 0 ||
+	    oci_config_parse(ctext, len, &c, err) < 0)
+		return -1;
+	for (size_t l = 0; l < c.n_diff_ids; l++)
+		mark(diff_ids, n_diff_ids, c.diff_ids[l]);
+	oci_config_free(&c);
+	return 0;
+}
+
+/* Removes every blob and cached layer no remaining image refers to. */
 static int collect_garbage(oci_store *store, const oci_images *images, vce_err *err)
 {
-	char **keep = NULL;
-	size_t n_keep = 0;
+	char **keep = NULL, **layers = NULL;
+	size_t n_keep = 0, n_layers = 0;
 	DIR *dir;
 	struct dirent *de;
-	int blobs_fd;
+	int blobs_fd, ret = 0;
+	cache *c;
 
 	for (size_t i = 0; i < images->n; i++) {
-		cleanup_free char *text = NULL;
-		oci_manifest m;
-		size_t len;
-
-		mark(&keep, &n_keep, images->items[i].manifest);
-		mark(&keep, &n_keep, images->items[i].id);
-		if (oci_store_read_blob(store, images->items[i].manifest, MAX_JSON_BLOB, &text,
-					&len, err) < 0 ||
-		    oci_manifest_parse(text, len, &m, err) < 0) {
+		if (mark_image(store, &images->items[i], &keep, &n_keep, &layers, &n_layers, err) <
+		    0) {
 			/* Keep everything rather than guess. */
-			for (size_t k = 0; k < n_keep; k++)
-				free(keep[k]);
-			free(keep);
+			free_marks(keep, n_keep);
+			free_marks(layers, n_layers);
 			return vce_error_wrap(err, "collecting unused blobs");
 		}
-		for (size_t l = 0; l < m.n_layers; l++)
-			mark(&keep, &n_keep, m.layers[l].digest);
-		oci_manifest_free(&m);
 	}
 	blobs_fd =
 	    openat(oci_store_dirfd(store), "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -309,10 +333,12 @@ static int collect_garbage(oci_store *store, const oci_images *images, vce_err *
 	}
 	if (dir)
 		closedir(dir);
-	for (size_t k = 0; k < n_keep; k++)
-		free(keep[k]);
-	free(keep);
-	return 0;
+	if (oci_store_cache(store, &c, err) < 0 ||
+	    cache_collect_garbage(c, layers, n_layers, err) < 0)
+		ret = vce_error_wrap(err, "collecting unused layers");
+	free_marks(keep, n_keep);
+	free_marks(layers, n_layers);
+	return ret;
 }
 
 bool oci_image_in_use(oci_store *store, const char *image_id, char **container_out)

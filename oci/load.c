@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../common/banned.h"
+#include "../rootfs-cache/cache.h"
 #include "internal.h"
 #include "json.h"
 
@@ -40,6 +41,12 @@ struct source {
 	size_t n;
 };
 
+struct pending_layer {
+	char digest[OCI_DIGEST_LEN + 1];
+	char diff_id[OCI_DIGEST_LEN + 1];
+	oci_compression compression;
+};
+
 struct pending_image {
 	char id[OCI_DIGEST_LEN + 1];
 	char manifest[OCI_DIGEST_LEN + 1];
@@ -47,6 +54,9 @@ struct pending_image {
 	size_t n_blobs;
 	char **names;
 	size_t n_names;
+	struct pending_layer *layers; /* bottom first, for the unpack */
+	size_t n_layers;
+	cache_hold *hold;
 };
 
 struct pending {
@@ -421,6 +431,7 @@ static void free_pending(struct pending *p)
 		for (size_t k = 0; k < p->items[i].n_names; k++)
 			free(p->items[i].names[k]);
 		free(p->items[i].names);
+		free(p->items[i].layers);
 	}
 	free(p->items);
 }
@@ -440,23 +451,27 @@ static int add_name(struct source *src, struct pending_image *img, const char *t
 
 /* ---- OCI: index.json -> (index ->)* manifest -> config + layers ---- */
 
-static int check_config(struct source *src, struct member *config, size_t n_layers, vce_err *err)
+static int read_config(struct source *src, struct member *config, oci_config *c, vce_err *err)
 {
 	cleanup_free char *text = NULL;
-	oci_config c;
 	size_t len;
-	int ret = 0;
 
 	if (source_read(src, config, &text, &len, err) < 0 ||
-	    oci_config_parse(text, len, &c, err) < 0)
+	    oci_config_parse(text, len, c, err) < 0)
 		return vce_error_wrap(err, "%s", src->name);
-	if (c.n_diff_ids != n_layers)
-		ret = vce_error_make(
-		    err, 0,
-		    "%s: the image config lists %zu layers, the manifest %zu; the archive is corrupt",
-		    src->name, c.n_diff_ids, n_layers);
-	oci_config_free(&c);
-	return ret;
+	return 0;
+}
+
+static void add_layer(struct pending_image *img, const char *digest, const char *diff_id,
+		      oci_compression compression)
+{
+	struct pending_layer *l;
+
+	img->layers = xrealloc(img->layers, (img->n_layers + 1) * sizeof(*img->layers));
+	l = &img->layers[img->n_layers++];
+	memcpy(l->digest, digest, sizeof(l->digest));
+	memcpy(l->diff_id, diff_id, sizeof(l->diff_id));
+	l->compression = compression;
 }
 
 static int stage_oci_manifest(struct source *src, const oci_descriptor *d,
@@ -465,6 +480,7 @@ static int stage_oci_manifest(struct source *src, const oci_descriptor *d,
 	cleanup_free char *text = NULL;
 	struct member *m, *config;
 	oci_manifest man;
+	oci_config c = { 0 };
 	size_t len;
 	int ret = -1;
 
@@ -473,20 +489,31 @@ static int stage_oci_manifest(struct source *src, const oci_descriptor *d,
 	if (oci_manifest_parse(text, len, &man, err) < 0)
 		return vce_error_wrap(err, "%s: %s", src->name, d->digest);
 	if (source_blob(src, &man.config, &config, err) < 0 ||
-	    check_config(src, config, man.n_layers, err) < 0)
+	    read_config(src, config, &c, err) < 0)
 		goto out;
+	if (c.n_diff_ids != man.n_layers) {
+		vce_error_make(
+		    err, 0,
+		    "%s: the image config lists %zu layers, the manifest %zu; the archive is corrupt",
+		    src->name, c.n_diff_ids, man.n_layers);
+		goto out;
+	}
 	add_string(&img->blobs, &img->n_blobs, d->digest);
 	add_string(&img->blobs, &img->n_blobs, man.config.digest);
 	for (size_t i = 0; i < man.n_layers; i++) {
 		struct member *layer;
-		if (source_blob(src, &man.layers[i], &layer, err) < 0)
+		oci_compression compression;
+		if (source_blob(src, &man.layers[i], &layer, err) < 0 ||
+		    oci_layer_compression(man.layers[i].media_type, &compression, err) < 0)
 			goto out;
 		add_string(&img->blobs, &img->n_blobs, man.layers[i].digest);
+		add_layer(img, man.layers[i].digest, c.diff_ids[i], compression);
 	}
 	memcpy(img->id, man.config.digest, sizeof(img->id));
 	memcpy(img->manifest, d->digest, sizeof(img->manifest));
 	ret = 0;
 out:
+	oci_config_free(&c);
 	oci_manifest_free(&man);
 	return ret;
 }
@@ -603,6 +630,15 @@ static const char *layer_media_type(struct source *src, struct member *m)
 	return OCI_MT_LAYER;
 }
 
+static oci_compression mt_compression(const char *mt)
+{
+	oci_compression c = OCI_LAYER_TAR;
+	cleanup_err vce_err ignored = NULL;
+
+	oci_layer_compression(mt, &c, &ignored);
+	return c;
+}
+
 static json_t *descriptor_json(const char *media_type, const struct member *m)
 {
 	return json_pack("{s:s, s:s, s:I}", "mediaType", media_type, "digest", m->digest, "size",
@@ -639,6 +675,7 @@ static int docker_layers(struct source *src, json_t *entry, const oci_config *c,
 			    src->name, m->path, m->digest, c->diff_ids[i]);
 		json_array_append_new(layers, descriptor_json(mt, m));
 		add_string(&img->blobs, &img->n_blobs, m->digest);
+		add_layer(img, m->digest, c->diff_ids[i], mt_compression(mt));
 	}
 	return 0;
 }
@@ -709,6 +746,67 @@ static int load_docker(struct source *src, struct pending *out, vce_err *err)
 }
 
 /* ---- commit ---- */
+
+/* ---- unpack: into the cache, before the images are recorded ---- */
+
+static cache_compression to_cache(oci_compression c)
+{
+	return c == OCI_LAYER_GZIP ? CACHE_GZIP : c == OCI_LAYER_ZSTD ? CACHE_ZSTD : CACHE_PLAIN;
+}
+
+static int unpack_image(oci_store *store, cache *c, struct source *src, struct pending_image *img,
+			vce_err *err)
+{
+	cache_layer *layers = xcalloc(img->n_layers, sizeof(*layers));
+	int ret = 0;
+
+	for (size_t i = 0; i < img->n_layers; i++)
+		layers[i].fd = -1;
+	for (size_t i = 0; ret == 0 && i < img->n_layers; i++) {
+		struct pending_layer *l = &img->layers[i];
+		layers[i].diff_id = l->diff_id;
+		layers[i].compression = to_cache(l->compression);
+		/* A plain layer was hashed when staged: that digest is the diff_id. */
+		layers[i].diff_id_verified =
+		    l->compression == OCI_LAYER_TAR && strcmp(l->digest, l->diff_id) == 0;
+		layers[i].fd = oci_stage_has(src->stage, l->digest)
+				   ? oci_stage_open(src->stage, l->digest, err)
+				   : oci_store_open_blob(store, l->digest, err);
+		if (layers[i].fd < 0)
+			ret = -1;
+	}
+	if (ret == 0)
+		ret = cache_unpack_image(c, layers, img->n_layers, &img->hold, err);
+	for (size_t i = 0; i < img->n_layers; i++)
+		vce_closep(&layers[i].fd);
+	free(layers);
+	if (ret < 0)
+		return vce_error_wrap(err, "%s", src->name);
+	return 0;
+}
+
+static void release_holds(cache *c, struct pending *p, bool discard)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		cache_release(c, p->items[i].hold, discard);
+		p->items[i].hold = NULL;
+	}
+}
+
+static int unpack_all(oci_store *store, struct source *src, struct pending *p, vce_err *err)
+{
+	cache *c;
+
+	if (oci_store_cache(store, &c, err) < 0)
+		return -1;
+	for (size_t i = 0; i < p->n; i++) {
+		if (unpack_image(store, c, src, &p->items[i], err) < 0) {
+			release_holds(c, p, true);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 static int commit(oci_store *store, struct source *src, struct pending *p, vce_err *err)
 {
@@ -815,7 +913,14 @@ int oci_load(oci_store *store, const char *path, oci_loaded *out, vce_err *err)
 		ret = load_oci(&src, &pending, err);
 	}
 	if (ret == 0)
+		ret = unpack_all(store, &src, &pending, err);
+	if (ret == 0) {
+		cache *c = NULL;
 		ret = commit(store, &src, &pending, err);
+		/* Opened by unpack_all: this cannot fail. */
+		oci_store_cache(store, &c, err);
+		release_holds(c, &pending, ret < 0);
+	}
 	if (ret == 0)
 		report(&pending, out);
 out:

@@ -35,16 +35,9 @@ char *oci_ref_canonical(const oci_ref *ref);
 /* The short form docker prints: "busybox:latest", "quay.io/x/y:1". */
 char *oci_ref_familiar_repo(const oci_ref *ref);
 
-/* ---- digests ---- */
-#define OCI_DIGEST_LEN 71 /* "sha256:" + 64 hex */
+/* ---- digests (the hasher itself is common's vce_hasher) ---- */
+#define OCI_DIGEST_LEN VCE_DIGEST_LEN
 bool oci_digest_valid(const char *digest);
-typedef struct oci_hasher oci_hasher;
-oci_hasher *oci_hasher_new(void);
-void oci_hasher_update(oci_hasher *h, const void *data, size_t len);
-/* Writes "sha256:<hex>" into out (OCI_DIGEST_LEN + 1 bytes). */
-void oci_hasher_final(oci_hasher *h, char *out);
-void oci_hasher_free(oci_hasher *h);
-void oci_digest_of(const void *data, size_t len, char *out);
 
 /* ---- manifests, indexes and configs ---- */
 typedef struct oci_descriptor {
@@ -113,6 +106,10 @@ int oci_store_dirfd(const oci_store *store);
  * the set of blobs. Blocks until another vce process lets go. */
 int oci_store_lock(oci_store *store, vce_err *err);
 void oci_store_unlock(oci_store *store);
+
+/* The store's cache of unpacked layers, opened on first use. */
+struct cache;
+int oci_store_cache(oci_store *store, struct cache **out, vce_err *err);
 
 bool oci_store_has_blob(oci_store *store, const char *digest);
 int oci_store_open_blob(oci_store *store, const char *digest, vce_err *err);

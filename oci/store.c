@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/banned.h"
+#include "../rootfs-cache/cache.h"
 
 struct oci_store {
 	char *path;
@@ -24,6 +25,7 @@ struct oci_store {
 	int tmp_fd;
 	int lock_fd;
 	int lock_depth;
+	cache *cache;
 };
 
 struct oci_stage {
@@ -56,15 +58,11 @@ char *oci_store_default_root(void)
  * an interrupted atomic write left in the root. */
 static void sweep_leftovers(oci_store *store)
 {
-	int fd = dup(store->tmp_fd);
-	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *dir = vce_opendir_at(store->tmp_fd);
 	struct dirent *de;
 
-	if (dir == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (dir == NULL)
 		return;
-	}
 	while ((de = readdir(dir)) != NULL) {
 		cleanup_close int sfd = -1;
 		cleanup_err vce_err err = NULL;
@@ -130,10 +128,19 @@ fail:
 	return -1;
 }
 
+int oci_store_cache(oci_store *store, cache **out, vce_err *err)
+{
+	if (store->cache == NULL && cache_open(store->path, &store->cache, err) < 0)
+		return -1;
+	*out = store->cache;
+	return 0;
+}
+
 void oci_store_close(oci_store *store)
 {
 	if (store == NULL)
 		return;
+	cache_close(store->cache);
 	vce_closep(&store->dirfd);
 	vce_closep(&store->blobs_fd);
 	vce_closep(&store->tmp_fd);
@@ -164,7 +171,7 @@ int oci_store_lock(oci_store *store, vce_err *err)
 	}
 	/* Temporary files of atomic writes are only made under the lock, so
 	 * any still here belong to a process that died mid-write. */
-	DIR *dir = fdopendir(dup(store->dirfd));
+	DIR *dir = vce_opendir_at(store->dirfd);
 	if (dir) {
 		struct dirent *de;
 		while ((de = readdir(dir)) != NULL)
@@ -276,7 +283,7 @@ void oci_stage_free(oci_stage *stage)
 }
 
 static int write_staged(oci_stage *stage, int fd, const char *tmpname, oci_read_fn read, void *ctx,
-			oci_hasher *h, int64_t *size, vce_err *err)
+			vce_hasher *h, int64_t *size, vce_err *err)
 {
 	char *buf = xmalloc(1 << 20);
 	int ret = 0;
@@ -290,7 +297,7 @@ static int write_staged(oci_stage *stage, int fd, const char *tmpname, oci_read_
 		}
 		if (n == 0)
 			break;
-		oci_hasher_update(h, buf, (size_t)n);
+		vce_hasher_update(h, buf, (size_t)n);
 		if (vce_write_all(fd, buf, (size_t)n, err) < 0) {
 			ret = vce_error_wrap(err, "%s/tmp/%s/%s", stage->store->path, stage->name,
 					     tmpname);
@@ -307,7 +314,7 @@ int oci_stage_write(oci_stage *stage, oci_read_fn read, void *ctx, char *digest_
 {
 	char tmpname[32];
 	cleanup_close int fd = -1;
-	oci_hasher *h;
+	vce_hasher *h;
 	int64_t size;
 	int ret;
 
@@ -315,10 +322,10 @@ int oci_stage_write(oci_stage *stage, oci_read_fn read, void *ctx, char *digest_
 	fd = openat(stage->dirfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return vce_error_make(err, errno, "create a file in %s/tmp", stage->store->path);
-	h = oci_hasher_new();
+	h = vce_hasher_new();
 	ret = write_staged(stage, fd, tmpname, read, ctx, h, &size, err);
-	oci_hasher_final(h, digest_out);
-	oci_hasher_free(h);
+	vce_hasher_final(h, digest_out);
+	vce_hasher_free(h);
 	if (ret < 0) {
 		unlinkat(stage->dirfd, tmpname, 0);
 		return -1;

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <locale.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -145,6 +146,10 @@ int main(int argc, char **argv)
 	vce_err err = NULL;
 	int c, ret;
 
+	/* Image file names are UTF-8 bytes: libarchive must not try to turn
+	 * them into another charset. */
+	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
+		setlocale(LC_CTYPE, "");
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':

@@ -93,7 +93,7 @@ static void test_digest(void **state)
 {
 	(void)state;
 	char d[OCI_DIGEST_LEN + 1];
-	oci_digest_of("", 0, d);
+	vce_digest_of("", 0, d);
 	assert_string_equal(
 	    d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	assert_true(oci_digest_valid(d));

@@ -186,6 +186,30 @@ static void test_sweep(void **state)
 	free(tmp);
 }
 
+/* Regression: the lock's sweep of interrupted atomic writes read the
+ * root through a dup() that shared its read position, so it found
+ * nothing from the second time on. */
+static void test_lock_sweeps_every_time(void **state)
+{
+	(void)state;
+	char *root = xasprintf("%s/store4", tmpdir);
+	oci_store *store;
+	vce_err err = NULL;
+	int dfd;
+
+	assert_int_equal(oci_store_open(root, &store, &err), 0);
+	dfd = oci_store_dirfd(store);
+	for (int round = 0; round < 3; round++) {
+		int fd = openat(dfd, ".tmp-images.json-dead", O_CREAT | O_WRONLY, 0600);
+		close(fd);
+		assert_int_equal(oci_store_lock(store, &err), 0);
+		oci_store_unlock(store);
+		assert_int_equal(faccessat(dfd, ".tmp-images.json-dead", F_OK, 0), -1);
+	}
+	oci_store_close(store);
+	free(root);
+}
+
 static void test_images_names(void **state)
 {
 	(void)state;
@@ -284,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_atomic_write_and_remove),
 		cmocka_unit_test(test_stage_commit),
 		cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_lock_sweeps_every_time),
 		cmocka_unit_test(test_images_names),
 		cmocka_unit_test(test_images_file),
 		cmocka_unit_test(test_error_wrap),

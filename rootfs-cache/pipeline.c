@@ -1,0 +1,440 @@
+/* One layer's stream: blob -> decompressor -> ring of chunks -> (hasher,
+ * tar writer). The reader thread decompresses into the ring; the hasher
+ * thread computes the diffID from the same chunks while the caller's
+ * thread parses and writes, so on two cores decompression, hashing and
+ * the writes overlap. A chunk is reused once both consumers are past it.
+ *
+ * gzip is inflated with ISA-L's igzip where the build has it (2.1x zlib
+ * on this project's jupyter image: 740 against 350 MB/s), zlib otherwise. */
+#define _GNU_SOURCE
+#include "pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+#ifdef VCE_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#else
+#include <zlib.h>
+#endif
+
+#include "../common/banned.h"
+
+#define CHUNK  (1u << 20)
+#define SLOTS  8
+#define IN_BUF (1u << 20)
+
+struct ring {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *slot[SLOTS];
+	size_t len[SLOTS];
+	uint64_t produced, written, hashed; /* chunk counts */
+	bool hashing, eof, stop;
+	vce_err err;   /* the first failure, from any thread */
+	int64_t total; /* uncompressed bytes */
+};
+
+static void ring_fail(struct ring *r, vce_err *e)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->err == NULL) {
+		r->err = *e;
+		*e = NULL;
+	}
+	r->stop = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	vce_error_release(e);
+}
+
+static uint64_t slowest(const struct ring *r)
+{
+	return r->hashing && r->hashed < r->written ? r->hashed : r->written;
+}
+
+/* The next free slot for the producer, or NULL when asked to stop. */
+static unsigned char *ring_claim(struct ring *r)
+{
+	unsigned char *s = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop && r->produced - slowest(r) >= SLOTS)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (!r->stop)
+		s = r->slot[r->produced % SLOTS];
+	pthread_mutex_unlock(&r->mu);
+	return s;
+}
+
+static void ring_publish(struct ring *r, size_t len)
+{
+	pthread_mutex_lock(&r->mu);
+	r->len[r->produced % SLOTS] = len;
+	r->produced++;
+	r->total += (int64_t)len;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void ring_finish(struct ring *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->eof = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Consumer side: waits for chunk `index`; 0 at the end, -1 on failure. */
+static ssize_t ring_get(struct ring *r, uint64_t index, const void **buf)
+{
+	ssize_t n;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop && index >= r->produced && !r->eof)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (r->stop)
+		n = -1;
+	else if (index >= r->produced)
+		n = 0;
+	else {
+		*buf = r->slot[index % SLOTS];
+		n = (ssize_t)r->len[index % SLOTS];
+	}
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+static void ring_done(struct ring *r, uint64_t *counter)
+{
+	pthread_mutex_lock(&r->mu);
+	(*counter)++;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- the producer: read and decompress ---- */
+
+struct producer {
+	struct ring *ring;
+	int fd;
+	cache_compression compression;
+	unsigned char *in;
+	size_t in_len, in_pos;
+	bool in_eof;
+};
+
+static int fill_input(struct producer *p, vce_err *err)
+{
+	ssize_t n;
+
+	if (p->in_pos < p->in_len || p->in_eof)
+		return 0;
+	do
+		n = read(p->fd, p->in, IN_BUF);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return vce_error_make(err, errno, "read the layer");
+	p->in_len = (size_t)n;
+	p->in_pos = 0;
+	p->in_eof = n == 0;
+	return 0;
+}
+
+static int produce_plain(struct producer *p, vce_err *err)
+{
+	for (;;) {
+		unsigned char *s = ring_claim(p->ring);
+		size_t len = 0;
+		if (s == NULL)
+			return 0;
+		while (len < CHUNK) {
+			ssize_t n = read(p->fd, s + len, CHUNK - len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return vce_error_make(err, errno, "read the layer");
+			if (n == 0)
+				break;
+			len += (size_t)n;
+		}
+		if (len)
+			ring_publish(p->ring, len);
+		if (len < CHUNK)
+			return 0;
+	}
+}
+
+static int produce_zstd(struct producer *p, vce_err *err)
+{
+	ZSTD_DStream *ds = ZSTD_createDStream();
+	size_t last = 0;
+	int ret = 0;
+
+	ZSTD_initDStream(ds);
+	for (;;) {
+		unsigned char *s = ring_claim(p->ring);
+		ZSTD_outBuffer out = { s, CHUNK, 0 };
+		if (s == NULL)
+			break;
+		while (out.pos < out.size) {
+			if (fill_input(p, err) < 0) {
+				ret = -1;
+				break;
+			}
+			if (p->in_eof)
+				break;
+			ZSTD_inBuffer in = { p->in, p->in_len, p->in_pos };
+			last = ZSTD_decompressStream(ds, &out, &in);
+			p->in_pos = in.pos;
+			if (ZSTD_isError(last)) {
+				ret = vce_error_make(err, 0, "the zstd stream is corrupt (%s)",
+						     ZSTD_getErrorName(last));
+				break;
+			}
+		}
+		if (ret == 0 && out.pos)
+			ring_publish(p->ring, out.pos);
+		if (ret < 0 || p->in_eof)
+			break;
+	}
+	/* A frame not finished when the input ends: truncated. */
+	if (ret == 0 && p->in_eof && last != 0)
+		ret = vce_error_make(err, 0, "the zstd stream is truncated");
+	ZSTD_freeDStream(ds);
+	return ret;
+}
+
+#ifdef VCE_HAVE_ISAL
+static int produce_gzip(struct producer *p, vce_err *err)
+{
+	struct inflate_state *st = xmalloc(sizeof(*st));
+	bool finished = false;
+	int ret = 0;
+
+	isal_inflate_init(st);
+	st->crc_flag = ISAL_GZIP;
+	for (;;) {
+		unsigned char *s = ring_claim(p->ring);
+		if (s == NULL)
+			break;
+		st->next_out = s;
+		st->avail_out = CHUNK;
+		while (st->avail_out > 0) {
+			if (fill_input(p, err) < 0) {
+				ret = -1;
+				break;
+			}
+			if (p->in_eof)
+				break;
+			if (finished) {
+				/* Another gzip member, or trailing bytes gzip ignores too. */
+				if (p->in[p->in_pos] != 0x1f) {
+					p->in_eof = true;
+					break;
+				}
+				isal_inflate_reset(st);
+				st->crc_flag = ISAL_GZIP;
+				finished = false;
+			}
+			st->next_in = p->in + p->in_pos;
+			st->avail_in = (uint32_t)(p->in_len - p->in_pos);
+			int r = isal_inflate(st);
+			p->in_pos = p->in_len - st->avail_in;
+			if (r != ISAL_DECOMP_OK) {
+				ret = vce_error_make(
+				    err, 0, "the gzip stream is corrupt (igzip error %d)", r);
+				break;
+			}
+			finished = st->block_state == ISAL_BLOCK_FINISH;
+		}
+		size_t len = CHUNK - st->avail_out;
+		if (ret == 0 && len)
+			ring_publish(p->ring, len);
+		if (ret < 0 || p->in_eof)
+			break;
+	}
+	if (ret == 0 && p->in_eof && !finished)
+		ret = vce_error_make(err, 0, "the gzip stream is truncated");
+	free(st);
+	return ret;
+}
+#else
+static int produce_gzip(struct producer *p, vce_err *err)
+{
+	z_stream z = { 0 };
+	bool finished = false;
+	int ret = 0;
+
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+		return vce_error_make(err, 0, "zlib: cannot start");
+	for (;;) {
+		unsigned char *s = ring_claim(p->ring);
+		if (s == NULL)
+			break;
+		z.next_out = s;
+		z.avail_out = CHUNK;
+		while (z.avail_out > 0) {
+			if (fill_input(p, err) < 0) {
+				ret = -1;
+				break;
+			}
+			if (p->in_eof)
+				break;
+			if (finished) {
+				if (p->in[p->in_pos] != 0x1f) {
+					p->in_eof = true;
+					break;
+				}
+				inflateReset(&z);
+				finished = false;
+			}
+			z.next_in = p->in + p->in_pos;
+			z.avail_in = (uInt)(p->in_len - p->in_pos);
+			int r = inflate(&z, Z_NO_FLUSH);
+			p->in_pos = p->in_len - z.avail_in;
+			if (r != Z_OK && r != Z_STREAM_END) {
+				ret = vce_error_make(err, 0, "the gzip stream is corrupt (%s)",
+						     z.msg ? z.msg : "zlib error");
+				break;
+			}
+			finished = r == Z_STREAM_END;
+		}
+		size_t len = CHUNK - z.avail_out;
+		if (ret == 0 && len)
+			ring_publish(p->ring, len);
+		if (ret < 0 || p->in_eof)
+			break;
+	}
+	if (ret == 0 && p->in_eof && !finished)
+		ret = vce_error_make(err, 0, "the gzip stream is truncated");
+	inflateEnd(&z);
+	return ret;
+}
+#endif
+
+static void *producer_main(void *arg)
+{
+	struct producer *p = arg;
+	vce_err err = NULL;
+	int ret;
+
+	switch (p->compression) {
+	case CACHE_GZIP:
+		ret = produce_gzip(p, &err);
+		break;
+	case CACHE_ZSTD:
+		ret = produce_zstd(p, &err);
+		break;
+	default:
+		ret = produce_plain(p, &err);
+		break;
+	}
+	if (ret < 0)
+		ring_fail(p->ring, &err);
+	else
+		ring_finish(p->ring);
+	return NULL;
+}
+
+/* ---- the hasher ---- */
+
+struct hasher {
+	struct ring *ring;
+	char digest[VCE_DIGEST_LEN + 1];
+};
+
+static void *hasher_main(void *arg)
+{
+	struct hasher *h = arg;
+	vce_hasher *sha = vce_hasher_new();
+	const void *buf;
+	ssize_t n;
+
+	while ((n = ring_get(h->ring, h->ring->hashed, &buf)) > 0) {
+		vce_hasher_update(sha, buf, (size_t)n);
+		ring_done(h->ring, &h->ring->hashed);
+	}
+	vce_hasher_final(sha, h->digest);
+	vce_hasher_free(sha);
+	return NULL;
+}
+
+/* ---- the writer's side ---- */
+
+struct writer_ctx {
+	struct ring *ring;
+	bool holding; /* the writer has not yet released chunk `written` */
+};
+
+static ssize_t writer_read(void *ctx, const void **buf, vce_err *err)
+{
+	struct writer_ctx *w = ctx;
+	ssize_t n;
+
+	if (w->holding)
+		ring_done(w->ring, &w->ring->written);
+	n = ring_get(w->ring, w->ring->written, buf);
+	w->holding = n > 0;
+	if (n < 0) {
+		pthread_mutex_lock(&w->ring->mu);
+		vce_error_make(err, w->ring->err ? w->ring->err->status : 0, "%s",
+			       w->ring->err ? w->ring->err->msg : "stopped");
+		pthread_mutex_unlock(&w->ring->mu);
+	}
+	return n;
+}
+
+int cache_pipeline_unpack(int root_fd, int blob_fd, cache_compression compression,
+			  const char *diff_id, bool verified, const cache_unpack_opts *opts,
+			  int64_t *bytes, int64_t *entries, vce_err *err)
+{
+	struct ring ring = { .hashing = !verified };
+	struct producer prod = { .ring = &ring, .fd = blob_fd, .compression = compression };
+	struct hasher hash = { .ring = &ring };
+	struct writer_ctx w = { .ring = &ring };
+	pthread_t producer_thread, hasher_thread;
+	const void *rest;
+	int ret;
+
+	pthread_mutex_init(&ring.mu, NULL);
+	pthread_cond_init(&ring.cv, NULL);
+	for (int i = 0; i < SLOTS; i++)
+		ring.slot[i] = xmalloc(CHUNK);
+	prod.in = xmalloc(IN_BUF);
+	pthread_create(&producer_thread, NULL, producer_main, &prod);
+	if (ring.hashing)
+		pthread_create(&hasher_thread, NULL, hasher_main, &hash);
+
+	ret = cache_unpack_tar(root_fd, writer_read, &w, opts, bytes, entries, err);
+	if (ret == 0) {
+		/* The diffID covers the whole stream, padding after the tar's
+		 * end included: read it to the end. */
+		while (writer_read(&w, &rest, err) > 0)
+			;
+	} else {
+		pthread_mutex_lock(&ring.mu);
+		ring.stop = true;
+		pthread_cond_broadcast(&ring.cv);
+		pthread_mutex_unlock(&ring.mu);
+	}
+	pthread_join(producer_thread, NULL);
+	if (ring.hashing)
+		pthread_join(hasher_thread, NULL);
+	if (ret == 0 && ring.err) {
+		ret = vce_error_make(err, ring.err->status, "%s", ring.err->msg);
+	} else if (ret == 0 && ring.hashing && strcmp(hash.digest, diff_id) != 0) {
+		ret = vce_error_make(
+		    err, 0, "the layer unpacks to %s, but the image says %s: it is corrupt",
+		    hash.digest, diff_id);
+	}
+	vce_error_release(&ring.err);
+	for (int i = 0; i < SLOTS; i++)
+		free(ring.slot[i]);
+	free(prod.in);
+	pthread_cond_destroy(&ring.cv);
+	pthread_mutex_destroy(&ring.mu);
+	return ret;
+}

@@ -1,0 +1,13 @@
+/* Private to rootfs-cache/: one layer's decompress-hash-write pipeline. */
+#ifndef VCE_CACHE_PIPELINE_H
+#define VCE_CACHE_PIPELINE_H
+
+#include "cache.h"
+
+/* Unpacks the blob below root_fd; unless `verified`, checks that the
+ * uncompressed stream hashes to diff_id. */
+int cache_pipeline_unpack(int root_fd, int blob_fd, cache_compression compression,
+			  const char *diff_id, bool verified, const cache_unpack_opts *opts,
+			  int64_t *bytes, int64_t *entries, vce_err *err);
+
+#endif
