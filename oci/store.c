@@ -121,6 +121,10 @@ int oci_store_open(const char *root, oci_store **out, vce_err *err)
 		goto fail;
 	sweep_leftovers(store);
 	oci_store_unlock(store);
+	/* Opened now, whatever the command, so that what an interrupted
+	 * unpack left is swept on the next run of vce. */
+	if (cache_open(store->path, &store->cache, err) < 0)
+		goto fail;
 	*out = store;
 	return 0;
 fail:

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/banned.h"
@@ -288,8 +289,17 @@ static int write_info(int dirfd, const char *diff_id, int64_t bytes, int64_t ent
 }
 
 /* Unpacks into .tmp-<hex>-<rand>, verifies, syncs, renames to <hex>. */
+static double seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int unpack_to_tmp(struct job *job, size_t i, const char *tmp, vce_err *err)
 {
+	double start = seconds_now();
 	const cache_layer *l = &job->layers[i];
 	cache *c = job->c;
 	struct lower_ctx lower = { job, i, NULL, 0 };
@@ -321,6 +331,8 @@ static int unpack_to_tmp(struct job *job, size_t i, const char *tmp, vce_err *er
 		vce_error_make(err, errno, "sync %s", c->path);
 		goto out;
 	}
+	vce_verbose("unpacked layer %s: %lld entries, %lld bytes in %.2f s", l->diff_id,
+		    (long long)entries, (long long)bytes, seconds_now() - start);
 	ret = 0;
 out:
 	for (size_t k = 0; k < lower.n; k++)
@@ -414,6 +426,23 @@ static int run_job(void *arg, bool full_range, vce_err *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* Removes layer directories whose locks we hold exclusively, and their
+ * lock files (lock_layer's inode check makes that safe), then lets go. */
+static int remove_locked(cache *c, char **victims, int *locks, size_t n, vce_err *err)
+{
+	int ret = remove_dirs(c, victims, n, err);
+
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *lock_name = xasprintf(".lock-%s", victims[i]);
+		if (ret == 0)
+			unlinkat(c->dirfd, lock_name, 0);
+		close(locks[i]);
+	}
+	free(locks);
+	free_names(victims, n);
+	return ret;
 }
 
 static void free_hold(cache_hold *h)
@@ -516,12 +545,8 @@ void cache_release(cache *c, cache_hold *h, bool discard)
 		locks = xrealloc(locks, n * sizeof(int));
 		locks[n - 1] = lock;
 	}
-	if (remove_dirs(c, victims, n, &err) < 0)
+	if (remove_locked(c, victims, locks, n, &err) < 0)
 		vce_warn("%s", err->msg);
-	for (size_t i = 0; i < n; i++)
-		close(locks[i]);
-	free(locks);
-	free_names(victims, n);
 	free_hold(h);
 }
 
@@ -540,7 +565,6 @@ int cache_collect_garbage(cache *c, char *const *keep, size_t n_keep, vce_err *e
 	char **victims = NULL;
 	int *locks = NULL;
 	size_t n = 0;
-	int ret;
 
 	while (dir && (de = readdir(dir)) != NULL) {
 		int lock;
@@ -549,6 +573,10 @@ int cache_collect_garbage(cache *c, char *const *keep, size_t n_keep, vce_err *e
 		lock = lock_layer(c, de->d_name, LOCK_EX | LOCK_NB, err);
 		if (lock < 0) {
 			closedir(dir);
+			for (size_t i = 0; i < n; i++)
+				close(locks[i]);
+			free(locks);
+			free_names(victims, n);
 			return -1;
 		}
 		if (lock == 0)
@@ -560,14 +588,5 @@ int cache_collect_garbage(cache *c, char *const *keep, size_t n_keep, vce_err *e
 	}
 	if (dir)
 		closedir(dir);
-	ret = remove_dirs(c, victims, n, err);
-	for (size_t i = 0; i < n; i++) {
-		cleanup_free char *lock_name = xasprintf(".lock-%s", victims[i]);
-		if (ret == 0)
-			unlinkat(c->dirfd, lock_name, 0);
-		close(locks[i]);
-	}
-	free(locks);
-	free_names(victims, n);
-	return ret;
+	return remove_locked(c, victims, locks, n, err);
 }

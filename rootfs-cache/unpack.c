@@ -137,23 +137,29 @@ static int parent_fd(struct unpacker *u, const char *dir, vce_err *err)
 	return fd;
 }
 
-/* Clears the name for a new entry. A directory stays when a directory
- * comes again (returns 1); anything else is removed, as tar replaces. */
-static int make_room(struct unpacker *u, int dfd, const char *base, bool want_dir, vce_err *err)
+/* Clears `name` (base in dfd) for a new entry. A directory stays when a
+ * directory comes again (returns 1); anything else is removed, as tar
+ * replaces. */
+static int make_room(struct unpacker *u, int dfd, const char *base, const char *name, bool want_dir,
+		     vce_err *err)
 {
+	size_t len = strlen(name);
 	struct stat st;
 
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : vce_error_make(err, errno, "stat %s", base);
+		return errno == ENOENT ? 0 : vce_error_make(err, errno, "stat %s", name);
 	if (S_ISDIR(st.st_mode)) {
 		if (want_dir)
 			return 1;
-		/* The open directory may lie below the one going away. */
-		forget_cur_dir(u);
+		/* The directory kept open may be the one going away or below
+		 * it (never dfd, its parent). */
+		if (u->cur_dir && strncmp(u->cur_dir, name, len) == 0 &&
+		    (u->cur_dir[len] == '\0' || u->cur_dir[len] == '/'))
+			forget_cur_dir(u);
 		return vce_remove_tree_at(dfd, base, err);
 	}
 	if (unlinkat(dfd, base, 0) < 0)
-		return vce_error_make(err, errno, "replace %s", base);
+		return vce_error_make(err, errno, "replace %s", name);
 	return 0;
 }
 
@@ -260,7 +266,7 @@ static int write_regular(struct unpacker *u, int dfd, const char *base, struct a
 	int64_t size = archive_entry_size(e);
 	struct timespec times[2];
 
-	if (check_space(u, size, name, err) < 0 || make_room(u, dfd, base, false, err) < 0)
+	if (check_space(u, size, name, err) < 0 || make_room(u, dfd, base, name, false, err) < 0)
 		return -1;
 	fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -301,7 +307,7 @@ static int write_dir(struct unpacker *u, int dfd, const char *base, struct archi
 		     const char *name, vce_err *err)
 {
 	cleanup_close int fd = -1;
-	int exists = *base ? make_room(u, dfd, base, true, err) : 1;
+	int exists = *base ? make_room(u, dfd, base, name, true, err) : 1;
 
 	if (exists < 0)
 		return -1;
@@ -326,7 +332,7 @@ static int write_symlink(struct unpacker *u, int dfd, const char *base, struct a
 
 	if (target == NULL || *target == '\0')
 		return vce_error_make(err, 0, "symlink %s has no target", name);
-	if (make_room(u, dfd, base, false, err) < 0)
+	if (make_room(u, dfd, base, name, false, err) < 0)
 		return -1;
 	if (symlinkat(target, dfd, base) < 0)
 		return vce_error_make(err, errno, "create symlink %s", name);
@@ -372,7 +378,7 @@ static int write_special(struct unpacker *u, int dfd, const char *base, struct a
 		}
 		dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
 	}
-	if (make_room(u, dfd, base, false, err) < 0)
+	if (make_room(u, dfd, base, name, false, err) < 0)
 		return -1;
 	if (mknodat(dfd, base,
 		    (type == AE_IFIFO	? S_IFIFO
@@ -408,7 +414,7 @@ static int copy_from_lower(struct unpacker *u, int dfd, const char *base, const 
 			return vce_error_make(
 			    err, 0, "hardlink %s: %s in a lower layer is not a file", name, target);
 		if (check_space(u, st.st_size, name, err) < 0 ||
-		    make_room(u, dfd, base, false, err) < 0)
+		    make_room(u, dfd, base, name, false, err) < 0)
 			return -1;
 		dst = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (dst < 0)
@@ -462,7 +468,7 @@ static int write_hardlink(struct unpacker *u, int dfd, const char *base, const c
 	}
 	if (S_ISDIR(st.st_mode))
 		return vce_error_make(err, 0, "hardlink %s points to a directory", name);
-	if (make_room(u, dfd, base, false, err) < 0)
+	if (make_room(u, dfd, base, name, false, err) < 0)
 		return -1;
 	if (linkat(tdir, tbase, dfd, base, 0) < 0)
 		return vce_error_make(err, errno, "hardlink %s", name);
@@ -486,7 +492,10 @@ static int write_whiteout(struct unpacker *u, int dfd, const char *base, const c
 	}
 	if (*hidden == '\0' || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0)
 		return vce_error_make(err, 0, "bad whiteout %s", name);
-	if (make_room(u, dfd, hidden, false, err) < 0)
+	size_t dir_len = (size_t)(base - name);
+	cleanup_free char *hidden_path = xasprintf("%.*s%s", (int)dir_len, name, hidden);
+
+	if (make_room(u, dfd, hidden, hidden_path, false, err) < 0)
 		return -1;
 	if (mknodat(dfd, hidden, S_IFCHR | 0, makedev(0, 0)) < 0)
 		return vce_error_make(err, errno, "create whiteout for %s", name);

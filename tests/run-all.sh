@@ -77,6 +77,7 @@ stage_arm64() {
 stage_images() {
 	one "test image tiny" tests/images/build-tiny.sh
 	one "test image jupyter" tests/images/build-jupyter.sh
+	one "test images: the hostile corpus" tests/images/build-hostile.sh
 	one "test users" tests/setup-users.sh
 }
 
@@ -115,9 +116,9 @@ for s in "${stages[@]}"; do
 	integration-asan)
 		# The same suite under ASan+UBSan, without the slow jupyter image,
 		# and with openat2 blocked so the fallback path runs it all.
-		VCE_NO_OPENAT2=1 run_stage integration-asan stage_integration build/asan/vce \
-			tests/integration/store.bats tests/integration/bad-input.bats \
-			tests/integration/rootless.bats ;;
+		VCE_SANITIZED=1 VCE_NO_OPENAT2=1 run_stage integration-asan stage_integration \
+			build/asan/vce tests/integration/store.bats tests/integration/bad-input.bats \
+			tests/integration/cache.bats tests/integration/rootless.bats ;;
 	*) echo "unknown stage $s" >&2; failed=$((failed + 1)) ;;
 	esac
 done
