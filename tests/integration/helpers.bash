@@ -80,3 +80,25 @@ user_vce() {
 	shift
 	as_user "$user" "$ROOTLESS_VCE" "$@"
 }
+
+# umoci's unpack of a test image's gzip layout, made once per machine (and
+# again when the image is rebuilt): what vce's layers must add up to.
+umoci_reference() { # image-dir tag
+	local dir=$1 tag=$2 ref=$1/umoci-reference
+	if [ ! -f "$ref/.stamp" ] || [ "$(cat "$ref/.stamp")" != "$(cat "$dir/.stamp")" ]; then
+		rm -rf "$ref"
+		umoci unpack --image "$dir/layout-gzip:$tag" "$ref" >/dev/null
+		chmod 755 "$ref"
+		cp "$dir/.stamp" "$ref/.stamp"
+	fi
+	echo "$ref/rootfs"
+}
+
+# The overlay lowerdir list of an image in a store, top layer first.
+store_lowerdirs() { # store image [vce...]
+	local store=$1 image=$2
+	shift 2
+	"${@:-$VCE}" --root "$store" image inspect "$image" |
+		jq -r '.[0].RootFS.diff_ids | reverse | .[]' |
+		sed "s|^sha256:|$store/rootfs-cache/|; s|$|/rootfs|" | paste -sd:
+}

@@ -41,3 +41,14 @@ JUPYTER_FORMS=(docker.tar oci-gzip.tar oci-zstd.tar layout-gzip layout-zstd)
 	vce load -q -i "$BATS_TEST_TMPDIR/j-oci.tar"
 	[ "$(image_id jupyter)" = "$want" ]
 }
+
+@test "jupyter: the overlay of the cached layers equals umoci unpack" {
+	want=$(umoci_reference "$JUPYTER" jupyter:latest)
+	vce load -q -i "$JUPYTER/oci-gzip.tar"
+	mkdir -p "$BATS_TEST_TMPDIR/mnt"
+	mount -t overlay overlay -o "ro,lowerdir=$(store_lowerdirs "$VCE_ROOT" jupyter)" "$BATS_TEST_TMPDIR/mnt"
+	run python3 "$BATS_TEST_DIRNAME/../tools/treecmp.py" "$want" "$BATS_TEST_TMPDIR/mnt"
+	umount "$BATS_TEST_TMPDIR/mnt"
+	[ "$status" -eq 0 ] || { echo "$output" | tail -20; false; }
+	[[ "${lines[-1]}" == *"entries compared, 0 differences" ]]
+}
