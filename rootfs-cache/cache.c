@@ -416,10 +416,13 @@ static int run_job(void *arg, bool full_range, vce_err *err)
 	n_workers = pending < (size_t)(cores > 0 ? cores : 1) ? pending : (size_t)cores;
 	if (n_workers > MAX_WORKERS)
 		n_workers = MAX_WORKERS;
+	/* Files are created with their modes from the archive, unmasked. */
+	mode_t old_umask = umask(0);
 	for (size_t w = 0; w < n_workers; w++)
 		pthread_create(&workers[w], NULL, worker_main, job);
 	for (size_t w = 0; w < n_workers; w++)
 		pthread_join(workers[w], NULL);
+	umask(old_umask);
 	if (job->err) {
 		*err = job->err;
 		job->err = NULL;

@@ -39,8 +39,14 @@ struct unpacker {
 	int root_fd;
 	const cache_unpack_opts *opts;
 	struct archive *a;
-	char *cur_dir; /* the directory cur_fd is open on, or NULL */
-	int cur_fd;
+	/* The directory of the last entry, open component by component, so
+	 * that the next entry's directory opens only what differs. It holds
+	 * only ancestors of the entry being written, and an entry can only
+	 * replace its own parent's children: nothing here is ever removed. */
+	char **level_name;
+	int *level_fd;
+	size_t depth, cap_depth;
+	char *cur_dir;
 	struct dir_fixup *dirs;
 	size_t n_dirs, cap_dirs;
 	int64_t bytes, entries, max_entries;
@@ -77,73 +83,95 @@ static char *clean_name(const char *name)
 	return out;
 }
 
-static void forget_cur_dir(struct unpacker *u)
+static void pop_levels(struct unpacker *u, size_t keep)
 {
-	free(u->cur_dir);
-	u->cur_dir = NULL;
-	vce_closep(&u->cur_fd);
-	u->cur_fd = -1;
+	while (u->depth > keep) {
+		u->depth--;
+		free(u->level_name[u->depth]);
+		close(u->level_fd[u->depth]);
+	}
+}
+
+static int open_component(int parent, const char *c, bool create)
+{
+	int fd = openat(parent, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	/* A parent the archive left out: made as tar and docker make it. */
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(parent, c, 0755) < 0 && errno != EEXIST)
+			return -1;
+		fd = openat(parent, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	return fd;
+}
+
+static int dir_error(const char *dir, vce_err *err)
+{
+	if (errno == ENOTDIR || errno == ELOOP)
+		return vce_error_make(
+		    err, 0,
+		    "%s is not a directory in the layer (a symlink the archive made is never followed)",
+		    dir);
+	return vce_error_make(err, errno, "open directory %s", dir);
 }
 
 /* Opens dir (relative to the root) with O_PATH, component by component
- * with O_NOFOLLOW. Missing components are made (0755, as tar and docker
- * do for parents an archive leaves out) when `create`. */
-static int walk_dir(struct unpacker *u, const char *dir, bool create, vce_err *err)
+ * with O_NOFOLLOW, apart from the cached levels: the hardlink lookup. */
+static int walk_dir(struct unpacker *u, const char *dir, vce_err *err)
 {
 	cleanup_free char *copy = xstrdup(dir);
 	char *save = NULL;
 	int fd = openat(u->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	for (char *c = strtok_r(copy, "/", &save); fd >= 0 && c; c = strtok_r(NULL, "/", &save)) {
-		int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
-				int saved = errno;
-				close(fd);
-				return vce_error_make(err, saved, "create directory %s", dir);
-			}
-			next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
+		int next = open_component(fd, c, false);
 		int saved = errno;
 		close(fd);
 		fd = next;
 		errno = saved;
 	}
-	if (fd < 0) {
-		if (errno == ENOTDIR || errno == ELOOP)
-			return vce_error_make(
-			    err, 0,
-			    "%s is not a directory in the layer (a symlink the archive made is never followed)",
-			    dir);
-		return vce_error_make(err, errno, "open directory %s", dir);
-	}
-	return fd;
+	return fd >= 0 ? fd : dir_error(dir, err);
 }
 
-/* The directory an entry goes in; the last one is kept open, since an
- * archive lists a directory's entries together. */
+/* The directory an entry goes in, through the stack of open levels. */
 static int parent_fd(struct unpacker *u, const char *dir, vce_err *err)
 {
-	int fd;
+	cleanup_free char *copy = NULL;
+	char *save = NULL;
+	size_t level = 0;
 
 	if (u->cur_dir && strcmp(u->cur_dir, dir) == 0)
-		return u->cur_fd;
-	fd = walk_dir(u, dir, true, err);
-	if (fd < 0)
-		return -1;
-	forget_cur_dir(u);
+		return u->depth ? u->level_fd[u->depth - 1] : u->root_fd;
+	copy = xstrdup(dir);
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save), level++) {
+		if (level < u->depth && strcmp(u->level_name[level], c) == 0)
+			continue;
+		pop_levels(u, level);
+		int fd = open_component(level ? u->level_fd[level - 1] : u->root_fd, c, true);
+		if (fd < 0) {
+			free(u->cur_dir);
+			u->cur_dir = NULL;
+			return dir_error(dir, err);
+		}
+		if (u->depth == u->cap_depth) {
+			u->cap_depth = u->cap_depth ? 2 * u->cap_depth : 16;
+			u->level_name = xrealloc(u->level_name, u->cap_depth * sizeof(char *));
+			u->level_fd = xrealloc(u->level_fd, u->cap_depth * sizeof(int));
+		}
+		u->level_name[u->depth] = xstrdup(c);
+		u->level_fd[u->depth++] = fd;
+	}
+	pop_levels(u, level);
+	free(u->cur_dir);
 	u->cur_dir = xstrdup(dir);
-	u->cur_fd = fd;
-	return fd;
+	return u->depth ? u->level_fd[u->depth - 1] : u->root_fd;
 }
 
-/* Clears `name` (base in dfd) for a new entry. A directory stays when a
- * directory comes again (returns 1); anything else is removed, as tar
- * replaces. */
-static int make_room(struct unpacker *u, int dfd, const char *base, const char *name, bool want_dir,
-		     vce_err *err)
+/* Clears `name` (base in dfd), which already exists, for a new entry.
+ * A directory stays when a directory comes again (returns 1); anything
+ * else is removed, as tar replaces. */
+static int make_room(int dfd, const char *base, const char *name, bool want_dir, vce_err *err)
 {
-	size_t len = strlen(name);
 	struct stat st;
 
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -151,17 +179,15 @@ static int make_room(struct unpacker *u, int dfd, const char *base, const char *
 	if (S_ISDIR(st.st_mode)) {
 		if (want_dir)
 			return 1;
-		/* The directory kept open may be the one going away or below
-		 * it (never dfd, its parent). */
-		if (u->cur_dir && strncmp(u->cur_dir, name, len) == 0 &&
-		    (u->cur_dir[len] == '\0' || u->cur_dir[len] == '/'))
-			forget_cur_dir(u);
 		return vce_remove_tree_at(dfd, base, err);
 	}
 	if (unlinkat(dfd, base, 0) < 0)
 		return vce_error_make(err, errno, "replace %s", name);
 	return 0;
 }
+
+/* The create calls below try first and clear the name only when it is
+ * taken (EEXIST): most names are new, so most entries cost no stat. */
 
 static bool is_overlay_xattr(const char *name)
 {
@@ -201,17 +227,19 @@ static int set_xattrs(struct unpacker *u, struct archive_entry *e, int fd, const
 static int set_owner(struct unpacker *u, int fd, const char *base, int flags,
 		     struct archive_entry *e, const char *name, vce_err *err)
 {
-	if (!u->opts->keep_owners)
+	uid_t uid = (uid_t)archive_entry_uid(e);
+	gid_t gid = (gid_t)archive_entry_gid(e);
+
+	/* We create as (namespace) root: 0:0 needs no call. */
+	if (!u->opts->keep_owners || (uid == 0 && gid == 0))
 		return 0;
-	if (fchownat(fd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), flags) ==
-	    0)
+	if (fchownat(fd, base, uid, gid, flags) == 0)
 		return 0;
 	/* An id beyond the mapped range in a user namespace. */
 	if (errno == EINVAL) {
 		if (!u->warned_owner)
-			vce_verbose(
-			    "%s: owner %lld:%lld is outside the mapped ids; kept as the user", name,
-			    (long long)archive_entry_uid(e), (long long)archive_entry_gid(e));
+			vce_verbose("%s: owner %lu:%lu is outside the mapped ids; kept as the user",
+				    name, (unsigned long)uid, (unsigned long)gid);
 		u->warned_owner = true;
 		return 0;
 	}
@@ -259,16 +287,29 @@ static int check_space(struct unpacker *u, int64_t size, const char *name, vce_e
 	return 0;
 }
 
+static int create_file(int dfd, const char *base, mode_t mode)
+{
+	return openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+}
+
 static int write_regular(struct unpacker *u, int dfd, const char *base, struct archive_entry *e,
 			 const char *name, vce_err *err)
 {
 	cleanup_close int fd = -1;
 	int64_t size = archive_entry_size(e);
+	mode_t perm = archive_entry_perm(e);
 	struct timespec times[2];
 
-	if (check_space(u, size, name, err) < 0 || make_room(u, dfd, base, name, false, err) < 0)
+	if (check_space(u, size, name, err) < 0)
 		return -1;
-	fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Made with its permissions (the unpack runs with umask 0); the
+	 * creating open may write whatever they say. */
+	fd = create_file(dfd, base, perm & 0777);
+	if (fd < 0 && errno == EEXIST) {
+		if (make_room(dfd, base, name, false, err) < 0)
+			return -1;
+		fd = create_file(dfd, base, perm & 0777);
+	}
 	if (fd < 0)
 		return vce_error_make(err, errno, "create %s", name);
 	if (write_data(u, fd, name, err) < 0)
@@ -279,8 +320,8 @@ static int write_regular(struct unpacker *u, int dfd, const char *base, struct a
 	if (set_owner(u, fd, "", AT_EMPTY_PATH, e, name, err) < 0 ||
 	    set_xattrs(u, e, fd, name, err) < 0)
 		return -1;
-	/* After chown, which clears setuid and setgid. */
-	if (fchmod(fd, archive_entry_perm(e)) < 0)
+	/* setuid, setgid, sticky: after chown, which clears the first two. */
+	if ((perm & 07000) && fchmod(fd, perm) < 0)
 		return vce_error_make(err, errno, "chmod %s", name);
 	times[0] = times[1] = entry_mtime(e);
 	if (futimens(fd, times) < 0)
@@ -306,19 +347,25 @@ static void add_fixup(struct unpacker *u, const char *path, mode_t mode, struct 
 static int write_dir(struct unpacker *u, int dfd, const char *base, struct archive_entry *e,
 		     const char *name, vce_err *err)
 {
-	cleanup_close int fd = -1;
-	int exists = *base ? make_room(u, dfd, base, name, true, err) : 1;
-
-	if (exists < 0)
-		return -1;
 	/* 0700 until the end, so that it can be filled whatever its mode. */
-	if (!exists && mkdirat(dfd, base, 0700) < 0)
-		return vce_error_make(err, errno, "create directory %s", name);
-	fd = openat(dfd, *base ? base : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return vce_error_make(err, errno, "open directory %s", name);
-	if (set_owner(u, fd, "", AT_EMPTY_PATH, e, name, err) < 0 ||
-	    set_xattrs(u, e, fd, name, err) < 0)
+	if (*base && mkdirat(dfd, base, 0700) < 0) {
+		int exists = errno == EEXIST ? make_room(dfd, base, name, true, err) : -1;
+		if (exists < 0)
+			return *err ? -1 : vce_error_make(err, errno, "create directory %s", name);
+		if (!exists && mkdirat(dfd, base, 0700) < 0)
+			return vce_error_make(err, errno, "create directory %s", name);
+	}
+	if (archive_entry_xattr_count(e) > 0) {
+		cleanup_close int fd = openat(dfd, *base ? base : ".",
+					      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return vce_error_make(err, errno, "open directory %s", name);
+		if (set_xattrs(u, e, fd, name, err) < 0)
+			return -1;
+	}
+	/* Just made by us in our private tree: not a symlink. */
+	if (set_owner(u, dfd, *base ? base : "", *base ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH, e,
+		      name, err) < 0)
 		return -1;
 	add_fixup(u, name, archive_entry_perm(e), entry_mtime(e));
 	return 0;
@@ -329,12 +376,17 @@ static int write_symlink(struct unpacker *u, int dfd, const char *base, struct a
 {
 	const char *target = archive_entry_symlink(e);
 	struct timespec times[2];
+	int r;
 
 	if (target == NULL || *target == '\0')
 		return vce_error_make(err, 0, "symlink %s has no target", name);
-	if (make_room(u, dfd, base, name, false, err) < 0)
-		return -1;
-	if (symlinkat(target, dfd, base) < 0)
+	r = symlinkat(target, dfd, base);
+	if (r < 0 && errno == EEXIST) {
+		if (make_room(dfd, base, name, false, err) < 0)
+			return -1;
+		r = symlinkat(target, dfd, base);
+	}
+	if (r < 0)
 		return vce_error_make(err, errno, "create symlink %s", name);
 	if (set_owner(u, dfd, base, AT_SYMLINK_NOFOLLOW, e, name, err) < 0)
 		return -1;
@@ -365,7 +417,9 @@ static int write_special(struct unpacker *u, int dfd, const char *base, struct a
 			 const char *name, vce_err *err)
 {
 	mode_t type = archive_entry_filetype(e);
+	mode_t kind = type == AE_IFIFO ? S_IFIFO : type == AE_IFCHR ? S_IFCHR : S_IFBLK;
 	dev_t dev = 0;
+	int r;
 
 	if (type == AE_IFCHR || type == AE_IFBLK) {
 		if (u->opts->rootless) {
@@ -378,14 +432,13 @@ static int write_special(struct unpacker *u, int dfd, const char *base, struct a
 		}
 		dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
 	}
-	if (make_room(u, dfd, base, name, false, err) < 0)
-		return -1;
-	if (mknodat(dfd, base,
-		    (type == AE_IFIFO	? S_IFIFO
-		     : type == AE_IFCHR ? S_IFCHR
-					: S_IFBLK) |
-			0600,
-		    dev) < 0)
+	r = mknodat(dfd, base, kind | 0600, dev);
+	if (r < 0 && errno == EEXIST) {
+		if (make_room(dfd, base, name, false, err) < 0)
+			return -1;
+		r = mknodat(dfd, base, kind | 0600, dev);
+	}
+	if (r < 0)
 		return vce_error_make(err, errno, "create %s", name);
 	return finish_node(u, dfd, base, e, name, err);
 }
@@ -413,10 +466,14 @@ static int copy_from_lower(struct unpacker *u, int dfd, const char *base, const 
 		if (fstat(src, &st) < 0 || !S_ISREG(st.st_mode))
 			return vce_error_make(
 			    err, 0, "hardlink %s: %s in a lower layer is not a file", name, target);
-		if (check_space(u, st.st_size, name, err) < 0 ||
-		    make_room(u, dfd, base, name, false, err) < 0)
+		if (check_space(u, st.st_size, name, err) < 0)
 			return -1;
-		dst = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		dst = create_file(dfd, base, 0600);
+		if (dst < 0 && errno == EEXIST) {
+			if (make_room(dfd, base, name, false, err) < 0)
+				return -1;
+			dst = create_file(dfd, base, 0600);
+		}
 		if (dst < 0)
 			return vce_error_make(err, errno, "create %s", name);
 		for (off_t left = st.st_size; left > 0;) {
@@ -459,7 +516,7 @@ static int write_hardlink(struct unpacker *u, int dfd, const char *base, const c
 	tbase = slash ? slash + 1 : target;
 	if (slash)
 		*slash = '\0';
-	tdir = walk_dir(u, slash ? target : "", false, err);
+	tdir = walk_dir(u, slash ? target : "", err);
 	if (tdir < 0 || fstatat(tdir, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		vce_error_release(err);
 		if (slash)
@@ -468,9 +525,13 @@ static int write_hardlink(struct unpacker *u, int dfd, const char *base, const c
 	}
 	if (S_ISDIR(st.st_mode))
 		return vce_error_make(err, 0, "hardlink %s points to a directory", name);
-	if (make_room(u, dfd, base, name, false, err) < 0)
-		return -1;
-	if (linkat(tdir, tbase, dfd, base, 0) < 0)
+	int r = linkat(tdir, tbase, dfd, base, 0);
+	if (r < 0 && errno == EEXIST) {
+		if (make_room(dfd, base, name, false, err) < 0)
+			return -1;
+		r = linkat(tdir, tbase, dfd, base, 0);
+	}
+	if (r < 0)
 		return vce_error_make(err, errno, "hardlink %s", name);
 	return 0;
 }
@@ -492,12 +553,13 @@ static int write_whiteout(struct unpacker *u, int dfd, const char *base, const c
 	}
 	if (*hidden == '\0' || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0)
 		return vce_error_make(err, 0, "bad whiteout %s", name);
-	size_t dir_len = (size_t)(base - name);
-	cleanup_free char *hidden_path = xasprintf("%.*s%s", (int)dir_len, name, hidden);
-
-	if (make_room(u, dfd, hidden, hidden_path, false, err) < 0)
-		return -1;
-	if (mknodat(dfd, hidden, S_IFCHR | 0, makedev(0, 0)) < 0)
+	int r = mknodat(dfd, hidden, S_IFCHR | 0, makedev(0, 0));
+	if (r < 0 && errno == EEXIST) {
+		if (make_room(dfd, hidden, name, false, err) < 0)
+			return -1;
+		r = mknodat(dfd, hidden, S_IFCHR | 0, makedev(0, 0));
+	}
+	if (r < 0)
 		return vce_error_make(err, errno, "create whiteout for %s", name);
 	return 0;
 }
@@ -584,7 +646,10 @@ static int apply_fixups(struct unpacker *u, vce_err *err)
 
 static void free_unpacker(struct unpacker *u)
 {
-	forget_cur_dir(u);
+	pop_levels(u, 0);
+	free(u->level_name);
+	free(u->level_fd);
+	free(u->cur_dir);
 	for (size_t i = 0; i < u->n_dirs; i++)
 		free(u->dirs[i].path);
 	free(u->dirs);
@@ -618,9 +683,7 @@ static int64_t max_entries(void)
 int cache_unpack_tar(int root_fd, cache_read_fn read, void *ctx, const cache_unpack_opts *opts,
 		     int64_t *bytes_out, int64_t *entries_out, vce_err *err)
 {
-	struct unpacker u = {
-		.root_fd = root_fd, .opts = opts, .cur_fd = -1, .max_entries = max_entries()
-	};
+	struct unpacker u = { .root_fd = root_fd, .opts = opts, .max_entries = max_entries() };
 	struct read_ctx rc = { read, ctx, NULL };
 	struct archive_entry *e;
 	struct statvfs sv;
