@@ -435,6 +435,30 @@ int oci_rmi(oci_store *store, const char *what, bool force, char ***untagged, si
 	return ret;
 }
 
+int oci_prune(oci_store *store, bool all, char ***removed, size_t *n_removed, vce_err *err)
+{
+	oci_images images;
+	int ret;
+
+	*removed = NULL;
+	*n_removed = 0;
+	if (load_locked(store, &images, err) < 0)
+		return -1;
+	for (size_t i = images.n; i-- > 0;) {
+		oci_image *img = &images.items[i];
+		if ((img->n_names > 0 && !all) || oci_image_in_use(store, img->id, NULL))
+			continue;
+		mark(removed, n_removed, img->id);
+		remove_image_at(&images, i);
+	}
+	ret = oci_images_save(store, &images, err);
+	if (ret == 0)
+		ret = collect_garbage(store, &images, err);
+	oci_images_free(&images);
+	oci_store_unlock(store);
+	return ret;
+}
+
 /* Reads and parses an image's manifest and config. */
 static int read_image(oci_store *store, const oci_image *img, oci_manifest *m, json_t **config,
 		      vce_err *err)
@@ -453,12 +477,21 @@ static int read_image(oci_store *store, const oci_image *img, oci_manifest *m, j
 	return 0;
 }
 
-static int64_t image_size(const oci_manifest *m)
+/* As docker shows it: the unpacked layers, from the cache; a layer not
+ * (yet) unpacked counts with its blob. */
+static int64_t image_size(oci_store *store, const oci_manifest *m, json_t *config)
 {
+	json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
 	int64_t size = m->config.size;
+	cache *c = NULL;
+	cleanup_err vce_err ignored = NULL;
 
-	for (size_t i = 0; i < m->n_layers; i++)
-		size += m->layers[i].size;
+	oci_store_cache(store, &c, &ignored);
+	for (size_t i = 0; i < m->n_layers; i++) {
+		const char *diff_id = json_string_value(json_array_get(diff_ids, i));
+		int64_t unpacked = c && diff_id ? cache_layer_bytes(c, diff_id) : -1;
+		size += unpacked >= 0 ? unpacked : m->layers[i].size;
+	}
 	return size;
 }
 
@@ -500,7 +533,7 @@ int oci_list(oci_store *store, oci_image_info **out, size_t *n, vce_err *err)
 			return -1;
 		}
 		infos[i].created = xstrdup(vce_json_string(config, "created") ?: "");
-		infos[i].size = image_size(&m);
+		infos[i].size = image_size(store, &m, config);
 		oci_manifest_free(&m);
 	}
 	*out = infos;
@@ -571,7 +604,7 @@ int oci_inspect(oci_store *store, const char *what, json_t **out, vce_err *err)
 	json_object_set_new(obj, "Architecture",
 			    string_or_null(vce_json_string(config, "architecture")));
 	json_object_set_new(obj, "Os", string_or_null(vce_json_string(config, "os")));
-	json_object_set_new(obj, "Size", json_integer(image_size(&m)));
+	json_object_set_new(obj, "Size", json_integer(image_size(store, &m, config)));
 	copy_member(obj, "Config", config, "config", json_object());
 	copy_member(obj, "RootFS", config, "rootfs", json_object());
 	copy_member(obj, "History", config, "history", json_array());

@@ -195,6 +195,30 @@ typedef struct oci_image_info {
 int oci_list(oci_store *store, oci_image_info **out, size_t *n, vce_err *err);
 void oci_image_info_free(oci_image_info *infos, size_t n);
 
+/* ---- disk usage and pruning ---- */
+typedef struct oci_image_usage {
+	char *id;
+	char *name;	/* the first name, or NULL */
+	int64_t size;	/* its unpacked layers */
+	int64_t shared; /* the part of size in layers other images use too */
+	bool in_use;	/* by a container */
+} oci_image_usage;
+
+typedef struct oci_usage {
+	oci_image_usage *images;
+	size_t n_images, images_in_use;
+	int64_t blob_bytes; /* compressed blobs, each once */
+	size_t layers;	    /* distinct unpacked layers images use */
+	int64_t layer_bytes, shared_layer_bytes;
+} oci_usage;
+
+int oci_disk_usage(oci_store *store, oci_usage *out, vce_err *err);
+void oci_usage_free(oci_usage *u);
+
+/* Removes images without a name (`all`: every image), except those a
+ * container uses, and then every blob and layer no image needs. */
+int oci_prune(oci_store *store, bool all, char ***removed, size_t *n_removed, vce_err *err);
+
 /* The ids of images that containers in the store use (containers/<id>/
  * state.json "image"); rmi refuses to remove those without force. */
 bool oci_image_in_use(oci_store *store, const char *image_id, char **container_out);

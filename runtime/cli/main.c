@@ -29,6 +29,8 @@ static const struct verb verbs[] = {
 	{ "tag", cmd_tag, "Give an image another name" },
 	{ "rmi", cmd_rmi, "Remove images" },
 	{ "inspect", cmd_inspect, "Show an image's configuration as JSON" },
+	{ "system", cmd_system, "Show disk usage (vce system df)" },
+	{ "image prune", cmd_image_prune, "Remove unnamed or unused images and their layers" },
 };
 
 /* `vce image ls|rm|inspect|load|save|tag` as docker spells them too. */
@@ -36,7 +38,7 @@ static const struct {
 	const char *sub, *verb;
 } image_aliases[] = {
 	{ "ls", "images" }, { "list", "images" }, { "rm", "rmi" },  { "inspect", "inspect" },
-	{ "load", "load" }, { "save", "save" },	  { "tag", "tag" },
+	{ "load", "load" }, { "save", "save" },	  { "tag", "tag" }, { "prune", "image prune" },
 };
 
 static void usage(FILE *out)
@@ -45,7 +47,7 @@ static void usage(FILE *out)
 		"Usage: vce [--root DIR] [--verbose] COMMAND [ARGS...]\n\n"
 		"Run course containers (OCI and Docker images) without Docker.\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(out, "  %-9s %s\n", verbs[i].name, verbs[i].summary);
+		fprintf(out, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(out, "\nGlobal options:\n"
 		     "  --root DIR   the image store (default /var/lib/vce as root,\n"
 		     "               ~/.local/share/vce otherwise; also VCE_ROOT)\n"

@@ -198,3 +198,37 @@ store_on_tmpfs() {
 	vce load -q -i "$JUPYTER/oci-zstd.tar"
 	[ "$(ls "$VCE_ROOT/rootfs-cache" | wc -l)" -eq 4 ]
 }
+
+@test "system df counts a layer two images share once" {
+	vce load -q -i "$TINY/docker-multi.tar"
+	run vce system df
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" =~ ^TYPE\ +TOTAL\ +ACTIVE\ +SIZE\ +SHARED$ ]]
+	[[ "${lines[1]}" =~ ^Images\ \(blobs\)\ +2\  ]]
+	[[ "${lines[2]}" =~ ^Unpacked\ layers\ +4\  ]]
+	# the layers' bytes once, though both images have all four
+	want=$(cat "$VCE_ROOT"/rootfs-cache/*/info.json | jq -s 'map(.bytes) | add')
+	got=$(echo "${lines[2]}" | awk '{ print $5 }')
+	[ "$got" = "$(echo "${lines[2]}" | awk '{ print $6 }')" ] # all of it shared
+	run vce system df -v
+	[ "${#lines[@]}" -eq 6 ]
+	[[ "${lines[4]}" == *tiny* ]]
+	[ "$want" -gt 40000000 ]
+}
+
+@test "image prune removes unnamed images, -a all of them, and their layers" {
+	vce load -q -i "$TINY/docker-multi.tar"
+	vce tag tiny:multi-b tiny:multi-a # the first image loses its only name
+	[ "$(vce images --format json | jq 'map(select(.Names == [])) | length')" -eq 1 ]
+	run vce image prune -f
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "Deleted Images:" ]
+	[ "$(vce images -q | wc -l)" -eq 1 ]
+	[ "$(ls "$VCE_ROOT/rootfs-cache" | wc -l)" -eq 4 ] # the other image still uses them
+	run vce image prune -a -f
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Total reclaimed space: "* ]]
+	[ "$(vce images -q | wc -l)" -eq 0 ]
+	[ -z "$(ls -A "$VCE_ROOT/rootfs-cache")" ]
+	[ -z "$(ls -A "$VCE_ROOT/blobs/sha256")" ]
+}
