@@ -207,22 +207,101 @@ static int produce_zstd(struct producer *p, vce_err *err)
 	return ret;
 }
 
+/* One gzip member at a time, by igzip or zlib: the loop below is the same. */
 #ifdef VCE_HAVE_ISAL
-static int produce_gzip(struct producer *p, vce_err *err)
+typedef struct inflate_state inflater;
+
+static inflater *inflater_new(void)
 {
-	struct inflate_state *st = xmalloc(sizeof(*st));
-	bool finished = false;
-	int ret = 0;
+	inflater *st = xmalloc(sizeof(*st));
 
 	isal_inflate_init(st);
 	st->crc_flag = ISAL_GZIP;
+	return st;
+}
+
+static void inflater_reset(inflater *st)
+{
+	isal_inflate_reset(st);
+	st->crc_flag = ISAL_GZIP;
+}
+
+/* Inflates what it can; 1 at the end of a member, 0 to go on, -1 on error. */
+static int inflater_step(inflater *st, struct producer *p, unsigned char *out, size_t *out_pos,
+			 vce_err *err)
+{
+	int r;
+
+	st->next_in = p->in + p->in_pos;
+	st->avail_in = (uint32_t)(p->in_len - p->in_pos);
+	st->next_out = out + *out_pos;
+	st->avail_out = (uint32_t)(CHUNK - *out_pos);
+	r = isal_inflate(st);
+	p->in_pos = p->in_len - st->avail_in;
+	*out_pos = CHUNK - st->avail_out;
+	if (r != ISAL_DECOMP_OK)
+		return vce_error_make(err, 0, "the gzip stream is corrupt (igzip error %d)", r);
+	return st->block_state == ISAL_BLOCK_FINISH;
+}
+
+static void inflater_free(inflater *st)
+{
+	free(st);
+}
+#else
+typedef z_stream inflater;
+
+static inflater *inflater_new(void)
+{
+	inflater *z = xcalloc(1, sizeof(*z));
+
+	if (inflateInit2(z, 16 + MAX_WBITS) != Z_OK)
+		abort(); /* only fails without memory */
+	return z;
+}
+
+static void inflater_reset(inflater *z)
+{
+	inflateReset(z);
+}
+
+static int inflater_step(inflater *z, struct producer *p, unsigned char *out, size_t *out_pos,
+			 vce_err *err)
+{
+	int r;
+
+	z->next_in = p->in + p->in_pos;
+	z->avail_in = (uInt)(p->in_len - p->in_pos);
+	z->next_out = out + *out_pos;
+	z->avail_out = (uInt)(CHUNK - *out_pos);
+	r = inflate(z, Z_NO_FLUSH);
+	p->in_pos = p->in_len - z->avail_in;
+	*out_pos = CHUNK - z->avail_out;
+	if (r != Z_OK && r != Z_STREAM_END)
+		return vce_error_make(err, 0, "the gzip stream is corrupt (%s)",
+				      z->msg ? z->msg : "zlib error");
+	return r == Z_STREAM_END;
+}
+
+static void inflater_free(inflater *z)
+{
+	inflateEnd(z);
+	free(z);
+}
+#endif
+
+static int produce_gzip(struct producer *p, vce_err *err)
+{
+	inflater *inf = inflater_new();
+	bool finished = false;
+	int ret = 0;
+
 	for (;;) {
 		unsigned char *s = ring_claim(p->ring);
+		size_t len = 0;
 		if (s == NULL)
 			break;
-		st->next_out = s;
-		st->avail_out = CHUNK;
-		while (st->avail_out > 0) {
+		while (len < CHUNK) {
 			if (fill_input(p, err) < 0) {
 				ret = -1;
 				break;
@@ -235,74 +314,16 @@ static int produce_gzip(struct producer *p, vce_err *err)
 					p->in_eof = true;
 					break;
 				}
-				isal_inflate_reset(st);
-				st->crc_flag = ISAL_GZIP;
+				inflater_reset(inf);
 				finished = false;
 			}
-			st->next_in = p->in + p->in_pos;
-			st->avail_in = (uint32_t)(p->in_len - p->in_pos);
-			int r = isal_inflate(st);
-			p->in_pos = p->in_len - st->avail_in;
-			if (r != ISAL_DECOMP_OK) {
-				ret = vce_error_make(
-				    err, 0, "the gzip stream is corrupt (igzip error %d)", r);
-				break;
-			}
-			finished = st->block_state == ISAL_BLOCK_FINISH;
-		}
-		size_t len = CHUNK - st->avail_out;
-		if (ret == 0 && len)
-			ring_publish(p->ring, len);
-		if (ret < 0 || p->in_eof)
-			break;
-	}
-	if (ret == 0 && p->in_eof && !finished)
-		ret = vce_error_make(err, 0, "the gzip stream is truncated");
-	free(st);
-	return ret;
-}
-#else
-static int produce_gzip(struct producer *p, vce_err *err)
-{
-	z_stream z = { 0 };
-	bool finished = false;
-	int ret = 0;
-
-	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-		return vce_error_make(err, 0, "zlib: cannot start");
-	for (;;) {
-		unsigned char *s = ring_claim(p->ring);
-		if (s == NULL)
-			break;
-		z.next_out = s;
-		z.avail_out = CHUNK;
-		while (z.avail_out > 0) {
-			if (fill_input(p, err) < 0) {
+			int r = inflater_step(inf, p, s, &len, err);
+			if (r < 0) {
 				ret = -1;
 				break;
 			}
-			if (p->in_eof)
-				break;
-			if (finished) {
-				if (p->in[p->in_pos] != 0x1f) {
-					p->in_eof = true;
-					break;
-				}
-				inflateReset(&z);
-				finished = false;
-			}
-			z.next_in = p->in + p->in_pos;
-			z.avail_in = (uInt)(p->in_len - p->in_pos);
-			int r = inflate(&z, Z_NO_FLUSH);
-			p->in_pos = p->in_len - z.avail_in;
-			if (r != Z_OK && r != Z_STREAM_END) {
-				ret = vce_error_make(err, 0, "the gzip stream is corrupt (%s)",
-						     z.msg ? z.msg : "zlib error");
-				break;
-			}
-			finished = r == Z_STREAM_END;
+			finished = r == 1;
 		}
-		size_t len = CHUNK - z.avail_out;
 		if (ret == 0 && len)
 			ring_publish(p->ring, len);
 		if (ret < 0 || p->in_eof)
@@ -310,10 +331,9 @@ static int produce_gzip(struct producer *p, vce_err *err)
 	}
 	if (ret == 0 && p->in_eof && !finished)
 		ret = vce_error_make(err, 0, "the gzip stream is truncated");
-	inflateEnd(&z);
+	inflater_free(inf);
 	return ret;
 }
-#endif
 
 static void *producer_main(void *arg)
 {

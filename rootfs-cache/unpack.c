@@ -572,10 +572,11 @@ static int write_entry(struct unpacker *u, struct archive_entry *e, vce_err *err
 	const char *base;
 	int dfd;
 
+	if (raw == NULL)
+		return vce_error_make(err, 0, "the layer is damaged: an entry has no name");
 	if (name == NULL)
-		return vce_error_make(err, 0,
-				      "entry \"%s\" is absolute or leaves the layer with \"..\"",
-				      raw ? raw : "(no name)");
+		return vce_error_make(
+		    err, 0, "entry \"%s\" is absolute or leaves the layer with \"..\"", raw);
 	if (++u->entries > u->max_entries)
 		return vce_error_make(
 		    err, 0,
@@ -621,7 +622,9 @@ static int by_depth_desc(const void *a, const void *b)
  * following symlinks: a directory since replaced by a symlink is skipped. */
 static int apply_fixups(struct unpacker *u, vce_err *err)
 {
-	qsort(u->dirs, u->n_dirs, sizeof(*u->dirs), by_depth_desc);
+	/* qsort's base may not be NULL, even for no elements. */
+	if (u->n_dirs > 1)
+		qsort(u->dirs, u->n_dirs, sizeof(*u->dirs), by_depth_desc);
 	for (size_t i = 0; i < u->n_dirs; i++) {
 		struct dir_fixup *d = &u->dirs[i];
 		cleanup_close int fd = -1;

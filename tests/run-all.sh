@@ -55,7 +55,8 @@ stage_fuzz() {
 	for f in build/fuzz/fuzz_*; do
 		corpus=$(mktemp -d)
 		one "fuzz $(basename "$f") (smoke, 20000 runs)" \
-			"$f" -runs=20000 -max_total_time=60 "$corpus" "tests/fuzz/corpus/${f##*/fuzz_}"
+			"$f" -runs=20000 -max_total_time=60 -artifact_prefix="$log_dir/" "$corpus" \
+			"tests/fuzz/corpus/${f##*/fuzz_}"
 		rm -rf "$corpus"
 	done
 }
@@ -64,8 +65,11 @@ stage_arm64() {
 	local q="qemu-aarch64-static" store
 	store=$(mktemp -d)
 	one "arm64: vce --version under qemu" "$q" build/arm64/vce --version
-	one "arm64: vce load under qemu" "$q" build/arm64/vce --root "$store" load \
+	# zstd, and gzip through zlib (the cross build has no ISA-L)
+	one "arm64: vce load (zstd) under qemu" "$q" build/arm64/vce --root "$store" load \
 		-i "${VCE_TEST_IMAGES:-/var/tmp/vce-test-images}/tiny/oci-zstd.tar"
+	one "arm64: vce load (gzip) under qemu" "$q" build/arm64/vce --root "$store/gz" load \
+		-i "${VCE_TEST_IMAGES:-/var/tmp/vce-test-images}/tiny/oci-gzip.tar"
 	one "arm64: vce images under qemu" "$q" build/arm64/vce --root "$store" images
 	rm -rf "$store"
 	local t

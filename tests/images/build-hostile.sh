@@ -16,6 +16,9 @@
 #   tar-bomb          1,000,001 empty files
 #   gzip-bomb         a file whose header claims 1 TiB
 #   truncated         the last file's data cut short
+# And one that is valid but that tiny cannot hold (podman refuses it):
+#   twice             entries given twice (the last wins), a file replacing
+#                     a directory and a directory replacing a file
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${VCE_TEST_IMAGES:-/var/tmp/vce-test-images}/hostile
@@ -61,6 +64,14 @@ write("dir-to-symlink", [entry("d", tarfile.DIRTYPE, mode=0o777), entry("d", tar
 write("hardlink-shadow", [entry("shadow", tarfile.LNKTYPE, link="/etc/shadow")])
 write("hardlink-up", [entry("shadow", tarfile.LNKTYPE, link=UP + "/etc/shadow")])
 
+write("twice", [entry("etc", tarfile.DIRTYPE, mode=0o755), entry("etc/twice", data=b"first\n"),
+                 entry("etc/twice", data=b"second wins\n", mode=0o600),
+                 entry("was-dir", tarfile.DIRTYPE, mode=0o755), entry("was-dir/inner", data=b"x"),
+                 entry("was-dir", data=b"now a file\n"),
+                 entry("was-file", data=b"a file\n"), entry("was-file", tarfile.DIRTYPE, mode=0o750),
+                 entry("was-file/inner", data=b"inside\n"),
+                 entry("link", tarfile.SYMTYPE, link="etc"), entry("link", tarfile.SYMTYPE, link="was-file")])
+
 # A header claiming 1 TiB: tarfile would want the data, so write it raw.
 info, _ = entry("huge", size=1 << 40)
 with open(os.path.join(work, "gzip-bomb.tar"), "wb") as f:
@@ -92,7 +103,7 @@ with open(os.path.join(work, "tar-bomb.tar"), "wb") as f:
 EOF
 
 for case in traversal absolute symlink-file symlink-relative symlink-chain dir-to-symlink \
-	hardlink-shadow hardlink-up tar-bomb gzip-bomb truncated; do
+	hardlink-shadow hardlink-up tar-bomb gzip-bomb truncated twice; do
 	python3 "$here/mkoci.py" --out "$out/$case" --ref "hostile:$case" --compress gzip \
 		--config-json '{"Cmd":["/bin/sh"]}' "$work/$case.tar"
 	rm -f "$work/$case.tar"

@@ -232,3 +232,53 @@ store_on_tmpfs() {
 	[ -z "$(ls -A "$VCE_ROOT/rootfs-cache")" ]
 	[ -z "$(ls -A "$VCE_ROOT/blobs/sha256")" ]
 }
+
+# A copy of tiny's layout whose layer 2 blob is replaced by what the
+# filter makes of it, with every digest and size made right again: only
+# the unpack can notice.
+spoil_layer() { # layout-form filter
+	b=$BATS_TEST_TMPDIR/spoiled
+	rm -rf "$b"
+	cp -r "$TINY/$1" "$b"
+	m=$(jq -r '.manifests[0].digest' "$b/index.json" | cut -d: -f2)
+	l=$(jq -r '.layers[1].digest' "$b/blobs/sha256/$m" | cut -d: -f2)
+	$2 <"$b/blobs/sha256/$l" >"$b/new"
+	nl=$(sha256sum <"$b/new" | cut -d' ' -f1)
+	mv "$b/new" "$b/blobs/sha256/$nl"
+	jq -c ".layers[1].digest = \"sha256:$nl\" | .layers[1].size = $(stat -c %s "$b/blobs/sha256/$nl")" \
+		"$b/blobs/sha256/$m" >"$b/m.json"
+	nm=$(sha256sum <"$b/m.json" | cut -d' ' -f1)
+	mv "$b/m.json" "$b/blobs/sha256/$nm"
+	jq -c ".manifests[0].digest = \"sha256:$nm\" | .manifests[0].size = $(stat -c %s "$b/blobs/sha256/$nm")" \
+		"$b/index.json" >"$b/i.json" && mv "$b/i.json" "$b/index.json"
+}
+truncate_half() { head -c 1000000; }
+flip_middle() { python3 -c 'import sys; d=bytearray(sys.stdin.buffer.read()); d[len(d)//2:len(d)//2+64]=b"\xff"*64; sys.stdout.buffer.write(d)'; }
+
+@test "a layer's gzip or zstd stream that is corrupt or cut short fails cleanly" {
+	# Not tiny itself: an image whose layers are all cached is only named.
+	vce load -q -i "$HOSTILE/twice"
+	spoil_layer layout-gzip truncate_half
+	run_fails_cleanly vce load -i "$BATS_TEST_TMPDIR/spoiled"
+	[[ "$stderr" == *"gzip stream is truncated"* ]]
+	spoil_layer layout-gzip flip_middle
+	run_fails_cleanly vce load -i "$BATS_TEST_TMPDIR/spoiled"
+	[[ "$stderr" == *"gzip stream is corrupt"* || "$stderr" == *"damaged"* || "$stderr" == *"unpacks to sha256:"* ]]
+	spoil_layer layout-zstd truncate_half
+	run_fails_cleanly vce load -i "$BATS_TEST_TMPDIR/spoiled"
+	[[ "$stderr" == *"zstd stream is truncated"* ]]
+	spoil_layer layout-zstd flip_middle
+	run_fails_cleanly vce load -i "$BATS_TEST_TMPDIR/spoiled"
+	[[ "$stderr" == *"zstd stream is corrupt"* || "$stderr" == *"damaged"* || "$stderr" == *"unpacks to sha256:"* ]]
+}
+
+@test "an entry given twice: the last wins, whatever the types" {
+	vce load -q -i "$HOSTILE/twice"
+	l=$VCE_ROOT/rootfs-cache/$(vce image inspect hostile:twice | jq -r '.[0].RootFS.diff_ids[0]' | cut -d: -f2)/rootfs
+	[ "$(cat "$l/etc/twice")" = "second wins" ]
+	[ "$(stat -c %a "$l/etc/twice")" = 600 ]
+	[ "$(cat "$l/was-dir")" = "now a file" ]
+	[ "$(stat -c %F:%a "$l/was-file")" = "directory:750" ]
+	[ "$(cat "$l/was-file/inner")" = inside ]
+	[ "$(readlink "$l/link")" = was-file ]
+}
