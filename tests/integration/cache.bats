@@ -116,22 +116,33 @@ store_on_tmpfs() {
 	[ -z "$(ls -A "$VCE_ROOT/tmp")" ]
 }
 
-@test "a layer whose content does not match its diff_id is discarded, with the image" {
-	cp -r "$TINY/layout-gzip" "$BATS_TEST_TMPDIR/bad"
-	b=$BATS_TEST_TMPDIR/bad
+# replace_blob LAYOUT DESCRIPTOR FILTER: the blob the manifest's DESCRIPTOR
+# (.config, .layers[1]) names becomes what FILTER makes of it; the
+# manifest and index.json are rewritten to match, so every digest holds.
+replace_blob() {
+	local b=$1 desc=$2 filter=$3 m old new nm
 	m=$(jq -r '.manifests[0].digest' "$b/index.json" | cut -d: -f2)
-	c=$(jq -r '.config.digest' "$b/blobs/sha256/$m" | cut -d: -f2)
-	# a config naming another diff_id for layer 2: digests all valid
-	zero=sha256:$(printf '0%.0s' {1..64})
-	jq -c --arg z "$zero" '.rootfs.diff_ids[1] = $z' "$b/blobs/sha256/$c" >"$b/c.json"
-	nc=$(sha256sum <"$b/c.json" | cut -d' ' -f1)
-	mv "$b/c.json" "$b/blobs/sha256/$nc"
-	jq -c ".config.digest = \"sha256:$nc\" | .config.size = $(stat -c %s "$b/blobs/sha256/$nc")" \
+	old=$(jq -r "$desc.digest" "$b/blobs/sha256/$m" | cut -d: -f2)
+	$filter <"$b/blobs/sha256/$old" >"$b/new"
+	new=$(sha256sum <"$b/new" | cut -d' ' -f1)
+	mv "$b/new" "$b/blobs/sha256/$new"
+	jq -c "$desc.digest = \"sha256:$new\" | $desc.size = $(stat -c %s "$b/blobs/sha256/$new")" \
 		"$b/blobs/sha256/$m" >"$b/m.json"
 	nm=$(sha256sum <"$b/m.json" | cut -d' ' -f1)
 	mv "$b/m.json" "$b/blobs/sha256/$nm"
 	jq -c ".manifests[0].digest = \"sha256:$nm\" | .manifests[0].size = $(stat -c %s "$b/blobs/sha256/$nm")" \
 		"$b/index.json" >"$b/i.json" && mv "$b/i.json" "$b/index.json"
+}
+
+zero_second_diff_id() {
+	jq -c --arg z "sha256:$(printf '0%.0s' {1..64})" '.rootfs.diff_ids[1] = $z'
+}
+
+@test "a layer whose content does not match its diff_id is discarded, with the image" {
+	b=$BATS_TEST_TMPDIR/bad
+	cp -r "$TINY/layout-gzip" "$b"
+	# a config naming another diff_id for layer 2: digests all valid
+	replace_blob "$b" .config zero_second_diff_id
 	vce load -q -i "$TINY/docker-multi.tar"
 	run_fails_cleanly vce load -i "$b"
 	[[ "$stderr" == *"unpacks to sha256:"*"but the image says sha256:0000"* ]]
@@ -240,17 +251,7 @@ spoil_layer() { # layout-form filter
 	b=$BATS_TEST_TMPDIR/spoiled
 	rm -rf "$b"
 	cp -r "$TINY/$1" "$b"
-	m=$(jq -r '.manifests[0].digest' "$b/index.json" | cut -d: -f2)
-	l=$(jq -r '.layers[1].digest' "$b/blobs/sha256/$m" | cut -d: -f2)
-	$2 <"$b/blobs/sha256/$l" >"$b/new"
-	nl=$(sha256sum <"$b/new" | cut -d' ' -f1)
-	mv "$b/new" "$b/blobs/sha256/$nl"
-	jq -c ".layers[1].digest = \"sha256:$nl\" | .layers[1].size = $(stat -c %s "$b/blobs/sha256/$nl")" \
-		"$b/blobs/sha256/$m" >"$b/m.json"
-	nm=$(sha256sum <"$b/m.json" | cut -d' ' -f1)
-	mv "$b/m.json" "$b/blobs/sha256/$nm"
-	jq -c ".manifests[0].digest = \"sha256:$nm\" | .manifests[0].size = $(stat -c %s "$b/blobs/sha256/$nm")" \
-		"$b/index.json" >"$b/i.json" && mv "$b/i.json" "$b/index.json"
+	replace_blob "$b" '.layers[1]' "$2"
 }
 truncate_half() { head -c 1000000; }
 flip_middle() { python3 -c 'import sys; d=bytearray(sys.stdin.buffer.read()); d[len(d)//2:len(d)//2+64]=b"\xff"*64; sys.stdout.buffer.write(d)'; }
