@@ -78,10 +78,27 @@ typedef struct vce_idrange {
 /* This user's subordinate ids, when /etc/subuid, /etc/subgid and
  * newuidmap/newgidmap give them. */
 bool vce_subid_range(vce_idrange *out);
+/* The id maps of a user namespace: namespace ids [inside, inside+count)
+ * are host ids [outside, ...). */
+typedef struct vce_idmap_line {
+	unsigned long inside, outside, count;
+} vce_idrange_line;
+typedef struct vce_idmap {
+	vce_idrange_line uid[3], gid[3];
+	size_t n_uid, n_gid;
+	bool helpers; /* written by newuidmap/newgidmap (a user with a range) */
+} vce_idmap;
+/* Writes the maps of process pid's user namespace: with newuidmap and
+ * newgidmap, or directly (root; or a user mapping only themself, which
+ * also denies setgroups). */
+int vce_write_id_maps(pid_t pid, const vce_idmap *map, vce_err *err);
 /* Runs fn in a child process that is root of a new user namespace (full
  * range mapped if the user has one: fn is told) and waits for it. fn may
  * start threads; its error comes back through err. */
 int vce_userns_run(int (*fn)(void *arg, bool full_range, vce_err *err), void *arg, vce_err *err);
+/* The same with the given maps (fn's full_range: map->helpers or root). */
+int vce_userns_run_mapped(int (*fn)(void *arg, bool full_range, vce_err *err), void *arg,
+			  const vce_idmap *map, vce_err *err);
 
 /* ---- files: everything relative to a directory fd ---- */
 
@@ -98,10 +115,16 @@ void vce_use_openat2(bool use);
  * same directory, fsync, rename. */
 int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 			     vce_err *err);
+/* The same without fsync: atomic against a reader and a kill, not
+ * against a power cut (for state that is checked when read). */
+int vce_replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			vce_err *err);
 /* Reads a whole regular file below dirfd (at most `max` bytes, else an
  * error). The result is NUL-terminated; *len gets its length. */
 int vce_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
 		     vce_err *err);
+/* The same for a path on the host that the user gave (symlinks followed). */
+int vce_read_host_file(const char *path, size_t max, char **out, size_t *len, vce_err *err);
 /* mkdir -p below dirfd; returns an O_DIRECTORY fd of the last one. */
 int vce_mkdirs_at(int dirfd, const char *path, mode_t mode, vce_err *err);
 /* A fresh directory stream on dirfd's directory. Not fdopendir(dup()):

@@ -159,8 +159,23 @@ void vce_random_hex(char *out, size_t nbytes)
 	out[2 * nbytes] = '\0';
 }
 
+static int write_file_replacing(int dirfd, const char *name, const void *data, size_t len,
+				mode_t mode, bool durable, vce_err *err);
+
 int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 			     vce_err *err)
+{
+	return write_file_replacing(dirfd, name, data, len, mode, true, err);
+}
+
+int vce_replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			vce_err *err)
+{
+	return write_file_replacing(dirfd, name, data, len, mode, false, err);
+}
+
+static int write_file_replacing(int dirfd, const char *name, const void *data, size_t len,
+				mode_t mode, bool durable, vce_err *err)
 {
 	char suffix[17];
 	cleanup_free char *tmp = NULL;
@@ -172,7 +187,7 @@ int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size
 	if (fd < 0)
 		return vce_error_make(err, errno, "create %s", tmp);
 	if (vce_write_all(fd, data, len, err) < 0 ||
-	    (fsync(fd) < 0 && vce_error_make(err, errno, "fsync") < 0)) {
+	    (durable && fsync(fd) < 0 && vce_error_make(err, errno, "fsync") < 0)) {
 		unlinkat(dirfd, tmp, 0);
 		return vce_error_wrap(err, "write %s", name);
 	}
@@ -184,15 +199,34 @@ int vce_write_file_atomic_at(int dirfd, const char *name, const void *data, size
 	return 0;
 }
 
+static int read_whole_fd(int fd, const char *path, size_t max, char **out, size_t *len,
+			 vce_err *err);
+
 int vce_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len, vce_err *err)
 {
 	cleanup_close int fd = vce_open_beneath(dirfd, path, O_RDONLY, 0, err);
+
+	if (fd < 0)
+		return -1;
+	return read_whole_fd(fd, path, max, out, len, err);
+}
+
+int vce_read_host_file(const char *path, size_t max, char **out, size_t *len, vce_err *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return vce_error_make(err, errno, "open %s", path);
+	return read_whole_fd(fd, path, max, out, len, err);
+}
+
+static int read_whole_fd(int fd, const char *path, size_t max, char **out, size_t *len,
+			 vce_err *err)
+{
 	cleanup_free char *buf = NULL;
 	struct stat st;
 	size_t cap, used = 0;
 
-	if (fd < 0)
-		return -1;
 	if (fstat(fd, &st) < 0)
 		return vce_error_make(err, errno, "stat %s", path);
 	if (!S_ISREG(st.st_mode))

@@ -59,29 +59,39 @@ bool vce_subid_range(vce_idrange *out)
 	       find_subid("/etc/subgid", name, getuid(), &out->gid_start, &out->gid_count);
 }
 
-static int run_helper(const char *tool, pid_t pid, unsigned long id, unsigned long start,
-		      unsigned long count, vce_err *err)
+static int run_map_helper(const char *tool, pid_t pid, const vce_idrange_line *r, size_t n,
+			  vce_err *err)
 {
-	char a[5][32];
-	pid_t child;
+	char args[1 + 3 * 3][24];
+	char *argv[1 + 1 + 3 * 3 + 1];
+	size_t k = 0;
 	int status;
+	pid_t child;
 
-	snprintf(a[0], sizeof(a[0]), "%d", (int)pid);
-	snprintf(a[1], sizeof(a[1]), "%lu", id);
-	snprintf(a[2], sizeof(a[2]), "%lu", start);
-	snprintf(a[3], sizeof(a[3]), "%lu", count);
+	argv[k++] = (char *)tool;
+	snprintf(args[0], sizeof(args[0]), "%d", (int)pid);
+	argv[k++] = args[0];
+	for (size_t i = 0; i < n && i < 3; i++) {
+		snprintf(args[1 + 3 * i], 24, "%lu", r[i].inside);
+		snprintf(args[2 + 3 * i], 24, "%lu", r[i].outside);
+		snprintf(args[3 + 3 * i], 24, "%lu", r[i].count);
+		argv[k++] = args[1 + 3 * i];
+		argv[k++] = args[2 + 3 * i];
+		argv[k++] = args[3 + 3 * i];
+	}
+	argv[k] = NULL;
 	child = fork();
 	if (child < 0)
 		return vce_error_make(err, errno, "fork %s", tool);
 	if (child == 0) {
-		execl(tool, tool, a[0], "0", a[1], "1", "1", a[2], a[3], (char *)NULL);
+		execv(tool, argv);
 		_exit(127);
 	}
 	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return vce_error_make(
-		    err, 0,
-		    "%s failed to map the subordinate ids of this user (check /etc/subuid and /etc/subgid)",
-		    tool);
+		return vce_error_make(err, 0,
+				      "%s could not map the ids of a user namespace: check this "
+				      "user's ranges in /etc/subuid and /etc/subgid",
+				      tool);
 	return 0;
 }
 
@@ -95,24 +105,48 @@ static int write_proc(pid_t pid, const char *file, const char *text, vce_err *er
 	return 0;
 }
 
-static int write_maps(pid_t pid, const vce_idrange *range, vce_err *err)
+static int write_map_file(pid_t pid, const char *file, const vce_idrange_line *r, size_t n,
+			  vce_err *err)
 {
-	char line[64];
+	char text[256];
+	size_t used = 0;
 
-	if (range) {
-		if (run_helper("/usr/bin/newuidmap", pid, getuid(), range->uid_start,
-			       range->uid_count, err) < 0 ||
-		    run_helper("/usr/bin/newgidmap", pid, getgid(), range->gid_start,
-			       range->gid_count, err) < 0)
-			return -1;
-		return 0;
-	}
-	snprintf(line, sizeof(line), "0 %d 1\n", (int)getuid());
-	if (write_proc(pid, "uid_map", line, err) < 0 ||
-	    write_proc(pid, "setgroups", "deny", err) < 0)
+	for (size_t i = 0; i < n && i < 3; i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%lu %lu %lu\n",
+					 r[i].inside, r[i].outside, r[i].count);
+	return write_proc(pid, file, text, err);
+}
+
+int vce_write_id_maps(pid_t pid, const vce_idmap *map, vce_err *err)
+{
+	if (map->helpers)
+		return run_map_helper("/usr/bin/newuidmap", pid, map->uid, map->n_uid, err) < 0 ||
+			       run_map_helper("/usr/bin/newgidmap", pid, map->gid, map->n_gid,
+					      err) < 0
+			   ? -1
+			   : 0;
+	if (write_map_file(pid, "uid_map", map->uid, map->n_uid, err) < 0)
 		return -1;
-	snprintf(line, sizeof(line), "0 %d 1\n", (int)getgid());
-	return write_proc(pid, "gid_map", line, err);
+	/* Without privilege, a gid map may be written only once setgroups
+	 * is denied. */
+	if (geteuid() != 0 && write_proc(pid, "setgroups", "deny", err) < 0)
+		return -1;
+	return write_map_file(pid, "gid_map", map->gid, map->n_gid, err);
+}
+
+/* This user as root, and the subordinate range as 1.. when there is one. */
+static void default_map(const vce_idrange *range, vce_idmap *map)
+{
+	memset(map, 0, sizeof(*map));
+	map->uid[0] = (vce_idrange_line){ 0, getuid(), 1 };
+	map->gid[0] = (vce_idrange_line){ 0, getgid(), 1 };
+	map->n_uid = map->n_gid = 1;
+	if (range) {
+		map->uid[1] = (vce_idrange_line){ 1, range->uid_start, range->uid_count };
+		map->gid[1] = (vce_idrange_line){ 1, range->gid_start, range->gid_count };
+		map->n_uid = map->n_gid = 2;
+		map->helpers = true;
+	}
 }
 
 /* The child's side: wait for the maps, become root of the namespace, run
@@ -159,7 +193,16 @@ static int read_child_error(int sock, vce_err *err)
 int vce_userns_run(int (*fn)(void *arg, bool full_range, vce_err *err), void *arg, vce_err *err)
 {
 	vce_idrange range;
-	bool full = vce_subid_range(&range);
+	vce_idmap map;
+
+	default_map(vce_subid_range(&range) ? &range : NULL, &map);
+	return vce_userns_run_mapped(fn, arg, &map, err);
+}
+
+int vce_userns_run_mapped(int (*fn)(void *arg, bool full_range, vce_err *err), void *arg,
+			  const vce_idmap *map, vce_err *err)
+{
+	bool full = map->helpers || geteuid() == 0;
 	int sv[2];
 	pid_t pid;
 	char ready = 0;
@@ -180,7 +223,7 @@ int vce_userns_run(int (*fn)(void *arg, bool full_range, vce_err *err), void *ar
 	close(sv[1]);
 	if (read(sv[0], &ready, 1) != 1 || ready != 'R') {
 		ret = read_child_error(sv[0], err);
-	} else if (write_maps(pid, full ? &range : NULL, err) < 0) {
+	} else if (vce_write_id_maps(pid, map, err) < 0) {
 		ret = -1;
 		kill(pid, SIGKILL);
 	} else if (write(sv[0], "G", 1) != 1) {

@@ -13,7 +13,7 @@
 
 #include "../common/banned.h"
 #include "../rootfs-cache/cache.h"
-#include "json.h"
+#include "../common/json.h"
 
 #define IMAGES_FILE   "images.json"
 #define MAX_JSON_BLOB (16u << 20)

@@ -21,7 +21,7 @@
 #include "../common/banned.h"
 #include "../rootfs-cache/cache.h"
 #include "internal.h"
-#include "json.h"
+#include "../common/json.h"
 
 #define MAX_JSON       (16u << 20)
 #define MAX_LINK_DEPTH 16

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../common/banned.h"
-#include "json.h"
+#include "../common/json.h"
 
 bool oci_is_manifest_type(const char *mt)
 {
@@ -51,32 +51,6 @@ oci_compression oci_sniff_compression(const unsigned char *head, size_t len)
 	if (len >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)
 		return OCI_LAYER_ZSTD;
 	return OCI_LAYER_TAR;
-}
-
-int vce_json_parse(const char *text, size_t len, json_t **out, vce_err *err)
-{
-	json_error_t jerr;
-	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-
-	if (root == NULL)
-		return vce_error_make(err, 0, "malformed JSON (line %d: %s)", jerr.line, jerr.text);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		return vce_error_make(err, 0, "malformed JSON: expected an object");
-	}
-	*out = root;
-	return 0;
-}
-
-const char *vce_json_string(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
-
-void vce_json_decrefp(json_t **j)
-{
-	if (*j)
-		json_decref(*j);
 }
 
 static char *dup_or_null(const char *s)

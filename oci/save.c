@@ -16,7 +16,7 @@
 
 #include "../common/banned.h"
 #include "internal.h"
-#include "json.h"
+#include "../common/json.h"
 
 #define MAX_JSON (16u << 20)
 #define COPY_BUF (1u << 20)

@@ -8,7 +8,7 @@
 
 #include "../common/banned.h"
 #include "../rootfs-cache/cache.h"
-#include "json.h"
+#include "../common/json.h"
 
 #define MAX_JSON (16u << 20)
 

@@ -25,7 +25,16 @@ struct cache {
 	char *path;
 	int dirfd;
 	bool rootless;
+	/* Owners other than the default (see cache_set_owners). */
+	bool has_owners;
+	vce_idmap owners;
+	char suffix[48];
 };
+
+/* A layer's directory name: its diffID's hex, and the owner variant. */
+typedef struct layer_key {
+	char s[HEX_LEN + 48];
+} layer_key;
 
 struct cache_hold {
 	int *lock_fds;
@@ -49,6 +58,34 @@ static bool valid_hex(const char *s)
 	return strspn(s, "0123456789abcdef") == HEX_LEN && s[HEX_LEN] == '\0';
 }
 
+static layer_key key_of(const cache *c, const char *diff_id)
+{
+	layer_key k;
+	snprintf(k.s, sizeof(k.s), "%s%s", hex_of(diff_id), c->suffix);
+	return k;
+}
+
+/* "<hex>" or "<hex>-u<uid>-g<gid>". */
+static bool valid_key(const char *s)
+{
+	unsigned long u, g;
+	char end;
+
+	if (strspn(s, "0123456789abcdef") != HEX_LEN)
+		return false;
+	return s[HEX_LEN] == '\0' || sscanf(s + HEX_LEN, "-u%lu-g%lu%c", &u, &g, &end) == 2;
+}
+
+void cache_set_owners(cache *c, const vce_idmap *map, unsigned long uid, unsigned long gid)
+{
+	c->has_owners = map != NULL;
+	c->suffix[0] = '\0';
+	if (map) {
+		c->owners = *map;
+		snprintf(c->suffix, sizeof(c->suffix), "-u%lu-g%lu", uid, gid);
+	}
+}
+
 /* Opens and flocks .lock-<hex>. A lock file garbage collection removed
  * between our open and our flock is not the lock any more: try again. */
 static int lock_layer(cache *c, const char *hex, int op, vce_err *err)
@@ -57,7 +94,8 @@ static int lock_layer(cache *c, const char *hex, int op, vce_err *err)
 
 	for (;;) {
 		struct stat by_fd, by_name;
-		int fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		/* Readable by all: the namespace of another mapping may have made it. */
+		int fd = openat(c->dirfd, name, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (fd < 0)
 			return vce_error_make(err, errno, "open %s/%s", c->path, name);
 		while (flock(fd, op) < 0) {
@@ -86,17 +124,17 @@ static bool layer_dir_exists(cache *c, const char *hex)
 
 bool cache_has_layer(cache *c, const char *diff_id)
 {
-	return valid_hex(hex_of(diff_id)) && layer_dir_exists(c, hex_of(diff_id));
+	return valid_hex(hex_of(diff_id)) && layer_dir_exists(c, key_of(c, diff_id).s);
 }
 
 char *cache_layer_path(const cache *c, const char *diff_id)
 {
-	return xasprintf("%s/%s/rootfs", c->path, hex_of(diff_id));
+	return xasprintf("%s/%s/rootfs", c->path, key_of(c, diff_id).s);
 }
 
 int64_t cache_layer_bytes(cache *c, const char *diff_id)
 {
-	cleanup_free char *path = xasprintf("%s/info.json", hex_of(diff_id));
+	cleanup_free char *path = xasprintf("%s/info.json", key_of(c, diff_id).s);
 	cleanup_free char *text = NULL;
 	cleanup_err vce_err err = NULL;
 	json_t *info;
@@ -168,13 +206,19 @@ static void sweep(cache *c)
 	cleanup_err vce_err err = NULL;
 
 	while (dir && (de = readdir(dir)) != NULL) {
-		char hex[HEX_LEN + 1];
+		layer_key key;
+		char *rand;
 		int lock;
 		if (strncmp(de->d_name, ".tmp-", 5) != 0 || strlen(de->d_name) < 5 + HEX_LEN)
 			continue;
-		memcpy(hex, de->d_name + 5, HEX_LEN);
-		hex[HEX_LEN] = '\0';
-		lock = lock_layer(c, hex, LOCK_EX | LOCK_NB, &err);
+		/* .tmp-<key>-<random>: the key's lock guards it. */
+		snprintf(key.s, sizeof(key.s), "%s", de->d_name + 5);
+		rand = strrchr(key.s, '-');
+		if (rand)
+			*rand = '\0';
+		if (!valid_key(key.s))
+			continue;
+		lock = lock_layer(c, key.s, LOCK_EX | LOCK_NB, &err);
 		if (lock <= 0) {
 			vce_error_release(&err);
 			continue;
@@ -260,7 +304,7 @@ static int lower_layers(void *arg, const int **fds, size_t *n, vce_err *err)
 		l->fds = xcalloc(l->index, sizeof(int));
 		for (size_t i = l->index; i-- > 0;) {
 			cleanup_free char *path =
-			    xasprintf("%s/rootfs", hex_of(job->layers[i].diff_id));
+			    xasprintf("%s/rootfs", key_of(job->c, job->layers[i].diff_id).s);
 			int fd = openat(job->c->dirfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (fd < 0)
 				return vce_error_make(err, errno,
@@ -311,7 +355,7 @@ static int unpack_to_tmp(struct job *job, size_t i, const char *tmp, vce_err *er
 	int64_t bytes = 0, entries = 0;
 	int ret = -1;
 
-	if (mkdirat(c->dirfd, tmp, 0700) < 0)
+	if (mkdirat(c->dirfd, tmp, 0755) < 0)
 		return vce_error_make(err, errno, "create %s/%s", c->path, tmp);
 	tmp_fd = openat(c->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tmp_fd < 0 || mkdirat(tmp_fd, "rootfs", 0755) < 0)
@@ -344,7 +388,8 @@ out:
 static int unpack_layer(struct job *job, size_t i, vce_err *err)
 {
 	cache *c = job->c;
-	const char *hex = hex_of(job->layers[i].diff_id);
+	layer_key key = key_of(c, job->layers[i].diff_id);
+	const char *hex = key.s;
 	cleanup_close int lock = lock_layer(c, hex, LOCK_EX, err);
 	cleanup_free char *tmp = NULL;
 	char suffix[17];
@@ -463,12 +508,12 @@ static int take_hold(cache *c, const cache_layer *layers, size_t n, cache_hold *
 {
 	*missing = false;
 	for (size_t i = 0; i < n; i++) {
-		int fd = lock_layer(c, hex_of(layers[i].diff_id), LOCK_SH, err);
+		int fd = lock_layer(c, key_of(c, layers[i].diff_id).s, LOCK_SH, err);
 		if (fd < 0)
 			return -1;
 		h->lock_fds = xrealloc(h->lock_fds, (h->n_locks + 1) * sizeof(int));
 		h->lock_fds[h->n_locks++] = fd;
-		if (!layer_dir_exists(c, hex_of(layers[i].diff_id)))
+		if (!layer_dir_exists(c, key_of(c, layers[i].diff_id).s))
 			*missing = true;
 	}
 	return 0;
@@ -495,14 +540,16 @@ int cache_unpack_image(cache *c, const cache_layer *layers, size_t n, cache_hold
 	for (int attempt = 0; attempt < 3; attempt++) {
 		bool missing;
 		for (size_t i = 0; i < n; i++) {
-			bool cached = layer_dir_exists(c, hex_of(layers[i].diff_id));
+			bool cached = layer_dir_exists(c, key_of(c, layers[i].diff_id).s);
 			job.state[i] = cached ? DONE : PENDING;
 			if (!cached)
-				add_name(&h->created, &h->n_created, hex_of(layers[i].diff_id));
+				add_name(&h->created, &h->n_created,
+					 key_of(c, layers[i].diff_id).s);
 		}
 		job.next = 0;
-		if (c->rootless ? vce_userns_run(run_job, &job, err) < 0
-				: run_job(&job, false, err) < 0)
+		if (c->has_owners ? vce_userns_run_mapped(run_job, &job, &c->owners, err) < 0
+		    : c->rootless ? vce_userns_run(run_job, &job, err) < 0
+				  : run_job(&job, false, err) < 0)
 			break;
 		if (take_hold(c, layers, n, h, &missing, err) < 0)
 			break;
@@ -514,6 +561,8 @@ int cache_unpack_image(cache *c, const cache_layer *layers, size_t n, cache_hold
 			close(h->lock_fds[i]);
 		h->n_locks = 0;
 	}
+	if (ret < 0 && *err == NULL)
+		vce_error_make(err, 0, "the unpacked layers keep disappearing from %s", c->path);
 	free(job.state);
 	pthread_cond_destroy(&job.cv);
 	pthread_mutex_destroy(&job.mu);
@@ -556,7 +605,7 @@ void cache_release(cache *c, cache_hold *h, bool discard)
 static bool kept(char *const *keep, size_t n, const char *hex)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(hex_of(keep[i]), hex) == 0)
+		if (strncmp(hex_of(keep[i]), hex, HEX_LEN) == 0)
 			return true;
 	return false;
 }
@@ -571,7 +620,7 @@ int cache_collect_garbage(cache *c, char *const *keep, size_t n_keep, vce_err *e
 
 	while (dir && (de = readdir(dir)) != NULL) {
 		int lock;
-		if (!valid_hex(de->d_name) || kept(keep, n_keep, de->d_name))
+		if (!valid_key(de->d_name) || kept(keep, n_keep, de->d_name))
 			continue;
 		lock = lock_layer(c, de->d_name, LOCK_EX | LOCK_NB, err);
 		if (lock < 0) {

@@ -55,6 +55,12 @@ int cache_unpack_image(cache *c, const cache_layer *layers, size_t n, cache_hold
  * unpack created (the caller could not record the image). */
 void cache_release(cache *c, cache_hold *hold, bool discard);
 
+/* Layers unpacked from now on (and looked up) with owners mapped by map:
+ * a container whose user namespace maps the student's uid/gid to the
+ * host user needs its layers' owners shifted the same way. They are kept
+ * apart as "<hex>-u<uid>-g<gid>". NULL: the default owners again. */
+void cache_set_owners(cache *c, const vce_idmap *map, unsigned long uid, unsigned long gid);
+
 bool cache_has_layer(cache *c, const char *diff_id);
 /* ".../rootfs-cache/<hex>/rootfs", allocated. */
 char *cache_layer_path(const cache *c, const char *diff_id);

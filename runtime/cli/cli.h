@@ -9,6 +9,7 @@
 struct cli {
 	const char *root; /* --root, or NULL for the default */
 	oci_store *store; /* opened on first use */
+	int exit_code;	  /* what vce exits with (run: the command's code) */
 };
 
 /* Exit codes: 0 success, 1 failure, 2 bad usage (as getopt reports). */
@@ -27,6 +28,7 @@ int cmd_tag(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_rmi(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_inspect(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_system(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_run(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_image_prune(struct cli *cli, int argc, char **argv, vce_err *err);
 
 #endif

@@ -23,6 +23,7 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
+	{ "run", cmd_run, "Run a command in a new container" },
 	{ "load", cmd_load, "Load images from a docker-archive, OCI archive or OCI layout" },
 	{ "save", cmd_save, "Save images to a docker-archive or OCI archive" },
 	{ "images", cmd_images, "List images" },
@@ -194,7 +195,9 @@ int main(int argc, char **argv)
 	optind = 0; /* each verb parses its own options afresh */
 	ret = verb->run(&cli, argc, argv, &err);
 	oci_store_close(cli.store);
-	if (ret < 0)
-		return report(err);
-	return 0;
+	if (ret < 0) {
+		int code = report(err);
+		return cli.exit_code ? cli.exit_code : code;
+	}
+	return cli.exit_code;
 }

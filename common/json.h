@@ -1,10 +1,10 @@
-/* jansson helpers private to oci/. */
-#ifndef VCE_OCI_JSON_H
-#define VCE_OCI_JSON_H
+/* jansson helpers shared by oci/ and runtime/. */
+#ifndef VCE_COMMON_JSON_H
+#define VCE_COMMON_JSON_H
 
 #include <jansson.h>
 
-#include "../common/common.h"
+#include "common.h"
 
 void vce_json_decrefp(json_t **j);
 #define cleanup_json __attribute__((cleanup(vce_json_decrefp)))

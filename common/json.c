@@ -1,0 +1,30 @@
+/* jansson helpers shared by oci/ and runtime/. */
+#include "json.h"
+
+#include "banned.h"
+
+int vce_json_parse(const char *text, size_t len, json_t **out, vce_err *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (root == NULL)
+		return vce_error_make(err, 0, "malformed JSON (line %d: %s)", jerr.line, jerr.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return vce_error_make(err, 0, "malformed JSON: expected an object");
+	}
+	*out = root;
+	return 0;
+}
+
+const char *vce_json_string(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+void vce_json_decrefp(json_t **j)
+{
+	if (*j)
+		json_decref(*j);
+}

@@ -1,0 +1,292 @@
+/* A container's record in the store:
+ *
+ *   containers/<id>/state.json    id, name, image, layers, status (atomic)
+ *   containers/<id>/upper, work   the overlay's writable layer
+ *   containers/<id>/rootfs        where the overlay is mounted (inside the
+ *                                 container's mount namespace only)
+ *   containers/<id>/hostname, hosts, resolv.conf   bind-mounted into /etc
+ *
+ * Created under the store's lock, so a name is never taken twice and an
+ * image is never removed between being chosen and being recorded as used. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "container.h"
+
+#include "../common/json.h"
+
+#include "../common/banned.h"
+
+static const char *const adjectives[] = { "brave", "calm",  "clever", "eager", "gentle", "happy",
+					  "jolly", "keen",  "lucid",  "merry", "nimble", "quiet",
+					  "sharp", "sunny", "tidy",   "vivid", "wise",	 "zesty" };
+static const char *const nouns[] = { "babbage", "curie",   "darwin",  "euler",	  "faraday",
+				     "gauss",	"hopper",  "kepler",  "lovelace", "noether",
+				     "pascal",	"ritchie", "shannon", "turing",	  "wilkes" };
+
+static void now_rfc3339(char *out, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+}
+
+static bool name_valid(const char *name)
+{
+	if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
+	      (name[0] >= '0' && name[0] <= '9')))
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+	       strlen(name);
+}
+
+/* The container named `name`, if any; its id into *id. */
+static bool name_taken(int containers_fd, const char *name, char **id)
+{
+	DIR *dir = vce_opendir_at(containers_fd);
+	struct dirent *de;
+	bool taken = false;
+
+	while (dir && !taken && (de = readdir(dir)) != NULL) {
+		cleanup_free char *path = NULL, *text = NULL;
+		cleanup_json json_t *state = NULL;
+		cleanup_err vce_err err = NULL;
+		size_t len;
+		const char *n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/state.json", de->d_name);
+		if (vce_read_file_at(containers_fd, path, 1 << 20, &text, &len, &err) < 0 ||
+		    vce_json_parse(text, len, &state, &err) < 0)
+			continue;
+		n = vce_json_string(state, "name");
+		if (n && strcmp(n, name) == 0) {
+			taken = true;
+			if (id)
+				*id = xstrdup(de->d_name);
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return taken;
+}
+
+static char *pick_name(int containers_fd)
+{
+	for (int tries = 0;; tries++) {
+		unsigned char r[3];
+		char hex[8];
+		char *name;
+		vce_random_hex(hex, 3);
+		r[0] = (unsigned char)strtoul((char[]){ hex[0], hex[1], 0 }, NULL, 16);
+		r[1] = (unsigned char)strtoul((char[]){ hex[2], hex[3], 0 }, NULL, 16);
+		name = xasprintf("%s_%s",
+				 adjectives[r[0] % (sizeof(adjectives) / sizeof(*adjectives))],
+				 nouns[r[1] % (sizeof(nouns) / sizeof(*nouns))]);
+		if (tries > 5) {
+			char *numbered = xasprintf("%s_%.4s", name, hex);
+			free(name);
+			name = numbered;
+		}
+		if (!name_taken(containers_fd, name, NULL))
+			return name;
+		free(name);
+	}
+}
+
+/* resolv.conf for the container: the host's, without loopback servers
+ * (they would be the container's own loopback). */
+static char *resolv_conf(void)
+{
+	const char *paths[] = { "/run/systemd/resolve/resolv.conf", "/etc/resolv.conf" };
+	char *out = xstrdup("");
+	bool any = false;
+
+	for (size_t i = 0; i < 2 && !any; i++) {
+		cleanup_fclose FILE *f = fopen(paths[i], "re");
+		char line[512];
+		while (f && fgets(line, sizeof(line), f)) {
+			char *next;
+			if (strncmp(line, "nameserver", 10) == 0 &&
+			    (strstr(line, " 127.") || strstr(line, " ::1")))
+				continue;
+			any |= strncmp(line, "nameserver", 10) == 0;
+			next = xasprintf("%s%s", out, line);
+			free(out);
+			out = next;
+		}
+		if (!any) {
+			free(out);
+			out = xstrdup("");
+		}
+	}
+	if (!any) {
+		char *next = xasprintf("%snameserver 8.8.8.8\nnameserver 8.8.4.4\n", out);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+static int write_etc_files(int dfd, const rt_plan *plan, vce_err *err)
+{
+	cleanup_free char *hostname = xasprintf("%s\n", plan->hostname);
+	cleanup_free char *hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+					     "ip6-loopback\n127.0.1.1\t%s\n",
+					     plan->hostname);
+	cleanup_free char *resolv = resolv_conf();
+
+	if (vce_replace_file_at(dfd, "hostname", hostname, strlen(hostname), 0644, err) < 0 ||
+	    vce_replace_file_at(dfd, "hosts", hosts, strlen(hosts), 0644, err) < 0 ||
+	    vce_replace_file_at(dfd, "resolv.conf", resolv, strlen(resolv), 0644, err) < 0)
+		return -1;
+	return 0;
+}
+
+json_t *rt_state_new(const rt_plan *plan)
+{
+	json_t *state = json_object(), *layers = json_array();
+	char now[64];
+
+	now_rfc3339(now, sizeof(now));
+	for (size_t i = 0; i < plan->n_lowers; i++)
+		json_array_append_new(layers, json_string(plan->diff_ids[i]));
+	json_object_set_new(state, "id", json_string(plan->id));
+	json_object_set_new(state, "name", json_string(plan->name));
+	json_object_set_new(state, "image", json_string(plan->image_id));
+	json_object_set_new(state, "image_name", json_string(plan->image_name));
+	json_object_set_new(state, "layers", layers);
+	json_object_set_new(state, "created", json_string(now));
+	json_object_set_new(state, "status", json_string("created"));
+	return state;
+}
+
+int rt_state_save(int dfd, json_t *state, vce_err *err)
+{
+	cleanup_free char *text = json_dumps(state, JSON_COMPACT);
+	/* Atomic by rename; not fsynced: a crash loses a status, which the
+	 * next look at the container's processes puts right. */
+	return vce_replace_file_at(dfd, "state.json", text, strlen(text), 0600, err);
+}
+
+void rt_state_set_exit(json_t *state, int code)
+{
+	char now[64];
+	now_rfc3339(now, sizeof(now));
+	json_object_set_new(state, "status", json_string("exited"));
+	json_object_set_new(state, "exit_code", json_integer(code));
+	json_object_set_new(state, "finished", json_string(now));
+}
+
+static int make_dirs(int dfd, vce_err *err)
+{
+	static const char *const dirs[] = { "upper", "work", "rootfs" };
+	for (size_t i = 0; i < 3; i++)
+		if (mkdirat(dfd, dirs[i], 0755) < 0)
+			return vce_error_make(err, errno, "create the container's %s", dirs[i]);
+	return 0;
+}
+
+int rt_container_create(oci_store *store, const rt_options *opts, rt_plan *plan, int *dir_fd_out,
+			vce_err *err)
+{
+	oci_images images = { 0 };
+	cleanup_close int cfd = -1, dfd = -1;
+	cleanup_json json_t *state = NULL;
+	char hex[65];
+	ssize_t i;
+	int ret = -1;
+
+	if (opts->name && !name_valid(opts->name))
+		return vce_error_make(
+		    err, 0,
+		    "invalid container name \"%s\": use letters, digits and _ . - "
+		    "(starting with a letter or digit)",
+		    opts->name);
+	if (oci_store_lock(store, err) < 0)
+		return -1;
+	if (oci_images_load(store, &images, err) < 0)
+		goto out;
+	if ((i = oci_images_find(&images, opts->image, err)) < 0) {
+		vce_error_release(err);
+		vce_error_make(err, 0,
+			       "image %s is not in the store: load it with 'vce load -i FILE' "
+			       "or pull it with 'vce pull %s'",
+			       opts->image, opts->image);
+		goto out;
+	}
+	cfd = vce_mkdirs_at(oci_store_dirfd(store), "containers", 0700, err);
+	if (cfd < 0)
+		goto out;
+	if (opts->name && name_taken(cfd, opts->name, NULL)) {
+		vce_error_make(err, 0,
+			       "the name \"%s\" is in use by another container: remove it "
+			       "(vce rm %s) or choose another --name",
+			       opts->name, opts->name);
+		goto out;
+	}
+	vce_random_hex(hex, 32);
+	plan->id = xstrdup(hex);
+	plan->name = opts->name ? xstrdup(opts->name) : pick_name(cfd);
+	plan->image_id = xstrdup(images.items[i].id);
+	plan->image_name = xstrdup(opts->image);
+	plan->dir = xasprintf("%s/containers/%s", oci_store_path(store), hex);
+	plan->hostname = xstrndup(opts->hostname ? opts->hostname : hex, opts->hostname ? 64 : 12);
+	if (rt_plan_build(store, opts, images.items[i].manifest, plan, err) < 0)
+		goto out;
+	if (mkdirat(cfd, hex, 0700) < 0) {
+		vce_error_make(err, errno, "create %s", plan->dir);
+		goto out;
+	}
+	dfd = openat(cfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	state = rt_state_new(plan);
+	if (dfd < 0 || make_dirs(dfd, err) < 0 || write_etc_files(dfd, plan, err) < 0 ||
+	    rt_state_save(dfd, state, err) < 0) {
+		if (dfd < 0)
+			vce_error_make(err, errno, "open %s", plan->dir);
+		cleanup_err vce_err ignored = NULL;
+		vce_remove_tree_at(cfd, hex, &ignored);
+		goto out;
+	}
+	*dir_fd_out = dfd;
+	dfd = -1;
+	ret = 0;
+out:
+	oci_store_unlock(store);
+	oci_images_free(&images);
+	return ret;
+}
+
+static int remove_as_namespace_root(void *arg, bool full_range, vce_err *err)
+{
+	(void)full_range;
+	return vce_remove_tree_at(AT_FDCWD, arg, err);
+}
+
+int rt_container_remove(oci_store *store, const char *id, vce_err *err)
+{
+	cleanup_close int cfd =
+	    openat(oci_store_dirfd(store), "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free char *path = NULL;
+
+	if (cfd < 0)
+		return vce_error_make(err, errno, "open the store's containers");
+	if (vce_remove_tree_at(cfd, id, err) == 0)
+		return 0;
+	if (geteuid() == 0)
+		return -1;
+	/* Files the container's other ids own: removable as root of a user
+	 * namespace with this user's range. */
+	vce_error_release(err);
+	path = xasprintf("%s/containers/%s", oci_store_path(store), id);
+	return vce_userns_run(remove_as_namespace_root, path, err);
+}

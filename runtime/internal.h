@@ -1,0 +1,93 @@
+/* What the files of runtime/ share and nothing outside it. */
+#ifndef VCE_RUNTIME_INTERNAL_H
+#define VCE_RUNTIME_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "runtime.h"
+
+/* The image's config fields a container uses. */
+typedef struct rt_image_config {
+	char **entrypoint, **cmd, **env;
+	size_t n_entrypoint, n_cmd, n_env;
+	char *workdir, *user, *stop_signal;
+	char **diff_ids; /* the layers, bottom first */
+	size_t n_diff_ids;
+} rt_image_config;
+
+/* Everything decided on the host before the container's processes start. */
+typedef struct rt_plan {
+	char *id, *name, *image_id, *image_name;
+	char **diff_ids; /* n_lowers of them, top first */
+	char *dir;	 /* <store>/containers/<id> */
+	char *cache_dir; /* <store>/rootfs-cache: lowerdirs are relative to it */
+	char **lowers;	 /* "<hex>/rootfs", top layer first */
+	size_t n_lowers;
+	char **argv, **envp;
+	size_t n_argv, n_envp;
+	char *cwd, *hostname;
+	uid_t uid; /* the command's */
+	gid_t gid;
+	unsigned long student_uid, student_gid; /* the host user inside */
+	gid_t *groups;
+	size_t n_groups;
+	bool userns, rootless;
+	vce_idmap map;
+	uint64_t caps; /* bit per capability kept for a root process */
+	bool privileged, no_new_privs, read_only, tty, interactive, init, remove;
+	char *stop_signal;
+	char *seccomp; /* NULL: default; "unconfined"; a file */
+	rt_mount *mounts;
+	size_t n_mounts;
+} rt_plan;
+
+void rt_plan_free(rt_plan *plan);
+/* Fills the plan from the image and the options; id, name, dir and
+ * hostname are set by the caller first. */
+int rt_plan_build(oci_store *store, const rt_options *opts, const char *manifest, rt_plan *plan,
+		  vce_err *err);
+void rt_image_config_free(rt_image_config *c);
+int rt_image_config_read(oci_store *store, const char *manifest_digest, rt_image_config *out,
+			 vce_err *err);
+
+/* ---- users: /etc/passwd and /etc/group of the rootfs, read through
+ * the layers (upper first) before anything is mounted ---- */
+typedef struct rt_layer_view {
+	int *fds; /* layer roots, top first */
+	size_t n;
+} rt_layer_view;
+/* Resolves "user[:group]" (names or numbers) as Docker does. home gets
+ * the passwd entry's home (or NULL). */
+int rt_resolve_user(const rt_layer_view *view, const char *spec, uid_t *uid, gid_t *gid,
+		    gid_t **groups, size_t *n_groups, char **home, vce_err *err);
+
+/* ---- capabilities and seccomp (in the command's process) ---- */
+uint64_t rt_default_caps(void);
+int rt_drop_bounding_caps(uint64_t keep, vce_err *err);
+int rt_set_root_caps(uint64_t keep, vce_err *err);
+/* Loads the seccomp filter: Docker's default profile, or a profile file in
+ * Docker's JSON format, for the capabilities the process keeps. */
+int rt_apply_seccomp(const char *profile, uint64_t caps, vce_err *err);
+/* Checks a profile file before anything starts. */
+int rt_check_seccomp_file(const char *path, vce_err *err);
+
+/* ---- the rootfs (in the container's mount namespace) ---- */
+/* Mounts the overlay and everything in it, then pivot_root. With -t,
+ * *master and *slave get a terminal of the container's devpts. */
+int rt_setup_rootfs(const rt_plan *plan, int *master, int *slave, vce_err *err);
+
+/* ---- the processes ---- */
+/* The command's process: user, capabilities, seccomp, exec. Returns only
+ * on failure (err set; *exit_code 126 or 127 when it is the command's
+ * fault). */
+int rt_exec_command(const rt_plan *plan, int slave, int *exit_code, vce_err *err);
+extern const int rt_forwarded_signals[]; /* 0-terminated */
+/* pid 1: starts the command, reaps, forwards signals; returns its exit code. */
+int rt_init_main(const rt_plan *plan, int sync_fd, int console_slave);
+
+/* Reports an error to the parent over the sync socket ("E<code> <status>
+ * <message>") and leaves; for children between fork and exec. */
+void rt_child_fail(int sync_fd, int exit_code, vce_err *err) __attribute__((noreturn));
+
+#endif

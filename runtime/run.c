@@ -1,0 +1,338 @@
+/* `vce run` in the foreground: clone the container's first process into
+ * fresh namespaces, write its id maps, relay the terminal and signals,
+ * wait, and record or remove the container.
+ *
+ * vce and the container talk over one SOCK_SEQPACKET pair:
+ *   vce -> init   "G" once the id maps are written (user namespace only)
+ *   init -> vce   "M" with the pty master (SCM_RIGHTS), for -t
+ *   init/cmd -> vce  "E<code> <errno> <message>" when something fails;
+ *                 end of file when the command was exec'd (close on exec). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "container.h"
+
+#include "../common/json.h"
+
+#include "../common/banned.h"
+
+/* ---- the container's first process ---- */
+
+/* Empties upper/ and work/ from inside the namespace, where the files the
+ * container's ids own can be removed (vce outside may not own them). */
+static void empty_writable_layer(int dir_fd)
+{
+	cleanup_err vce_err err = NULL;
+	vce_remove_tree_at(dir_fd, "upper", &err);
+	vce_error_release(&err);
+	vce_remove_tree_at(dir_fd, "work", &err);
+}
+
+static void send_fd(int sock, int fd)
+{
+	char buf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = "M", .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof(buf)
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sync_fd, int dir_fd)
+{
+	cleanup_err vce_err err = NULL;
+	int master = -1, slave = -1, code;
+	char go;
+
+	/* vce's memory and /proc/1/exe are nobody's business in there. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (plan->userns) {
+		if (read(sync_fd, &go, 1) != 1 || go != 'G')
+			_exit(125);
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+			vce_error_make(&err, errno,
+				       "become root in the container's user namespace");
+			rt_child_fail(sync_fd, 125, &err);
+		}
+	}
+	/* The writable layer belongs to the container's root, as / does. */
+	if (fchownat(dir_fd, "upper", 0, 0, 0) < 0 || fchownat(dir_fd, "work", 0, 0, 0) < 0) {
+		vce_error_make(&err, errno, "hand the writable layer to the container");
+		rt_child_fail(sync_fd, 125, &err);
+	}
+	if (rt_setup_rootfs(plan, &master, &slave, &err) < 0) {
+		if (plan->remove)
+			empty_writable_layer(dir_fd);
+		rt_child_fail(sync_fd, 125, &err);
+	}
+	if (master >= 0) {
+		send_fd(sync_fd, master);
+		close(master);
+	}
+	if (!plan->init) {
+		close(dir_fd);
+		rt_exec_command(plan, slave, &code, &err);
+		rt_child_fail(sync_fd, code, &err);
+	}
+	code = rt_init_main(plan, sync_fd, slave);
+	if (plan->remove) {
+		/* Whatever else is left in the namespace goes first. */
+		kill(-1, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+		empty_writable_layer(dir_fd);
+	}
+	_exit(code);
+}
+
+/* ---- vce's side ---- */
+
+typedef struct session {
+	pid_t child;
+	int sync_fd, master, sigfd;
+	bool raw;
+	struct termios saved;
+} session;
+
+/* Reads what the container says until the command is running (EOF) or
+ * has failed. Returns 0, or -1 with err and *exit_code. */
+static int await_exec(session *s, int *exit_code, vce_err *err)
+{
+	for (;;) {
+		char buf[4096], cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+		struct msghdr msg = { .msg_iov = &iov,
+				      .msg_iovlen = 1,
+				      .msg_control = cbuf,
+				      .msg_controllen = sizeof(cbuf) };
+		ssize_t n = recvmsg(s->sync_fd, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		buf[n] = '\0';
+		if (buf[0] == 'M') {
+			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+			if (c && c->cmsg_type == SCM_RIGHTS)
+				memcpy(&s->master, CMSG_DATA(c), sizeof(int));
+			continue;
+		}
+		if (buf[0] == 'E') {
+			char *p = buf + 1, *end;
+			*exit_code = (int)strtol(p, &end, 10);
+			int status = (int)strtol(end, &p, 10);
+			return vce_error_make(err, status, "%s", *p == ' ' ? p + 1 : p);
+		}
+	}
+}
+
+static void copy_window_size(const session *s)
+{
+	struct winsize ws;
+	if (s->master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(s->master, TIOCSWINSZ, &ws);
+}
+
+static void terminal_raw(session *s)
+{
+	struct termios raw;
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &s->saved) < 0)
+		return;
+	raw = s->saved;
+	cfmakeraw(&raw);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+		s->raw = true;
+}
+
+static void terminal_restore(session *s)
+{
+	if (s->raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &s->saved);
+	s->raw = false;
+}
+
+static bool pump(int from, int to)
+{
+	char buf[16384];
+	ssize_t n = read(from, buf, sizeof(buf));
+	cleanup_err vce_err err = NULL;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	return vce_write_all(to, buf, (size_t)n, &err) == 0;
+}
+
+/* Waits for the container's init, passing signals on and, with -t, the
+ * terminal both ways. Returns init's exit code. */
+static int supervise(session *s, bool interactive)
+{
+	bool in_open = interactive && s->master >= 0, out_open = s->master >= 0;
+	int status;
+
+	for (;;) {
+		struct pollfd p[3] = { { s->sigfd, POLLIN, 0 },
+				       { out_open ? s->master : -1, POLLIN, 0 },
+				       { in_open ? STDIN_FILENO : -1, POLLIN, 0 } };
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
+			out_open = pump(s->master, STDOUT_FILENO);
+		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+			in_open = pump(STDIN_FILENO, s->master);
+			/* End of input: the terminal's end-of-file, as docker does. */
+			if (!in_open)
+				vce_write_all(s->master, "\x04", 1, &(vce_err){ NULL });
+		}
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(s->sigfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGWINCH)
+				copy_window_size(s);
+			else if (si.ssi_signo != SIGCHLD)
+				kill(s->child, (int)si.ssi_signo);
+		}
+		if (waitpid(s->child, &status, WNOHANG) == s->child) {
+			/* Drain what the command wrote last. */
+			while (out_open && (out_open = pump(s->master, STDOUT_FILENO)))
+				;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+	}
+	waitpid(s->child, &status, 0);
+	return 125;
+}
+
+static int clone_flags(const rt_plan *plan)
+{
+	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+	       CLONE_NEWCGROUP | (plan->userns ? CLONE_NEWUSER : 0);
+}
+
+static int start(const rt_plan *plan, int dir_fd, session *s, vce_err *err)
+{
+	int sv[2];
+	sigset_t set;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return vce_error_make(err, errno, "socketpair");
+	sigemptyset(&set);
+	for (const int *sig = rt_forwarded_signals; *sig; sig++)
+		sigaddset(&set, *sig);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	/* fork with namespaces: a raw clone without a new stack. */
+	s->child = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags(plan) | SIGCHLD, NULL, NULL,
+				  NULL, NULL);
+	if (s->child < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		if (e == EPERM || e == EINVAL || e == ENOSPC)
+			return vce_error_make(
+			    err, e,
+			    "cannot create the container's namespaces: the kernel "
+			    "must allow user namespaces (sysctl "
+			    "kernel.unprivileged_userns_clone=1, "
+			    "user.max_user_namespaces > 0)");
+		return vce_error_make(err, e, "clone");
+	}
+	if (s->child == 0) {
+		close(sv[0]);
+		container_main(plan, sv[1], dir_fd);
+	}
+	close(sv[1]);
+	s->sync_fd = sv[0];
+	if (plan->userns) {
+		if (vce_write_id_maps(s->child, &plan->map, err) < 0)
+			return -1;
+		if (write(s->sync_fd, "G", 1) != 1)
+			return vce_error_make(err, errno, "start the container");
+	}
+	return 0;
+}
+
+static void stop_child(session *s)
+{
+	if (s->child > 0) {
+		kill(s->child, SIGKILL);
+		waitpid(s->child, NULL, 0);
+		s->child = -1;
+	}
+}
+
+int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *err)
+{
+	rt_plan plan = { 0 };
+	session s = { .child = -1, .sync_fd = -1, .master = -1, .sigfd = -1 };
+	cleanup_close int dir_fd = -1;
+	cleanup_json json_t *state = NULL;
+	int ret = -1;
+
+	*exit_code = 125;
+	if (rt_container_create(store, opts, &plan, &dir_fd, err) < 0) {
+		rt_plan_free(&plan);
+		return -1;
+	}
+	if (start(&plan, dir_fd, &s, err) < 0) {
+		stop_child(&s);
+		goto done;
+	}
+	if (await_exec(&s, exit_code, err) < 0) {
+		int code = *exit_code;
+		/* init is on its way out; its status is not the answer. */
+		waitpid(s.child, NULL, 0);
+		s.child = -1;
+		*exit_code = code;
+		goto done;
+	}
+	if (s.master >= 0) {
+		copy_window_size(&s);
+		terminal_raw(&s);
+	}
+	*exit_code = supervise(&s, opts->interactive);
+	terminal_restore(&s);
+	ret = 0;
+done:
+	if (plan.remove) {
+		cleanup_err vce_err rm_err = NULL;
+		if (rt_container_remove(store, plan.id, &rm_err) < 0)
+			vce_warn("could not remove container %s: %s", plan.name, rm_err->msg);
+	} else {
+		state = rt_state_new(&plan);
+		rt_state_set_exit(state, *exit_code);
+		cleanup_err vce_err st_err = NULL;
+		rt_state_save(dir_fd, state, &st_err);
+	}
+	if (s.master >= 0)
+		close(s.master);
+	if (s.sync_fd >= 0)
+		close(s.sync_fd);
+	if (s.sigfd >= 0)
+		close(s.sigfd);
+	rt_plan_free(&plan);
+	return ret;
+}
