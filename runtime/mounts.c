@@ -59,8 +59,16 @@ static int open_at_root(int rootfd, const char *rel, int flags, resolve_mode mod
 		cleanup_err vce_err err = NULL;
 		return vce_open_beneath(rootfd, rel, flags, 0, &err);
 	}
-	how.resolve = RESOLVE_NO_MAGICLINKS | (mode == IN_ROOT ? RESOLVE_IN_ROOT : RESOLVE_BENEATH);
+	(void)mode;
+	how.resolve = RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT;
 	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+}
+
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
 }
 
 /* mkdir -p of rel's parents inside the rootfs, then rel itself as a
@@ -100,13 +108,17 @@ static int make_target(int rootfd, const char *path, bool dir, resolve_mode mode
 	}
 	fd = open_at_root(rootfd, rel, O_PATH, mode);
 done:
-	if (fd < 0 && errno == EXDEV)
-		return vce_error_make(err, 0,
-				      "%s leads out of the container through a symlink: "
-				      "mount on a path inside it",
-				      path);
 	if (fd < 0)
 		return vce_error_make(err, errno, "mount point %s in the container", path);
+	if (same_file(fd, rootfd)) {
+		/* A symlink to / or above it: CVE-2021-30465's way to mount
+		 * over the container's root. */
+		close(fd);
+		return vce_error_make(err, 0,
+				      "%s is a symlink that leads to the container's root: mount "
+				      "on a real folder in the container",
+				      path);
+	}
 	return fd;
 }
 
@@ -357,7 +369,7 @@ static int user_mounts(const rt_plan *plan, int rootfd, vce_err *err)
 		} else {
 			struct stat st;
 			bool dir = stat(m->source, &st) < 0 || S_ISDIR(st.st_mode);
-			ret = bind_at(rootfd, m->source, m->target, dir, m->readonly, BENEATH, err);
+			ret = bind_at(rootfd, m->source, m->target, dir, m->readonly, IN_ROOT, err);
 		}
 		if (ret < 0)
 			return -1;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -135,16 +136,12 @@ static int build_caps(rt_plan *plan, const rt_options *opts, vce_err *err)
 	uint64_t all = 0;
 	int last = (int)cap_max_bits() - 1;
 
+	/* "All" is what vce itself may pass on: its bounding set. */
 	for (int c = 0; c <= last && c < 64; c++)
-		all |= UINT64_C(1) << c;
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+			all |= UINT64_C(1) << c;
+	/* Docker's order: drops (ALL: start from none), then adds. */
 	plan->caps = opts->privileged ? all : rt_default_caps();
-	for (size_t i = 0; i < opts->n_cap_add; i++) {
-		int c = rt_cap_from_name(opts->cap_add[i]);
-		if (c == -1)
-			return vce_error_make(err, 0, "unknown capability \"%s\" in --cap-add",
-					      opts->cap_add[i]);
-		plan->caps |= c == -2 ? all : (UINT64_C(1) << c) & all;
-	}
 	for (size_t i = 0; i < opts->n_cap_drop; i++) {
 		int c = rt_cap_from_name(opts->cap_drop[i]);
 		if (c == -1)
@@ -152,6 +149,14 @@ static int build_caps(rt_plan *plan, const rt_options *opts, vce_err *err)
 					      opts->cap_drop[i]);
 		plan->caps &= c == -2 ? 0 : ~(UINT64_C(1) << c);
 	}
+	for (size_t i = 0; i < opts->n_cap_add; i++) {
+		int c = rt_cap_from_name(opts->cap_add[i]);
+		if (c == -1)
+			return vce_error_make(err, 0, "unknown capability \"%s\" in --cap-add",
+					      opts->cap_add[i]);
+		plan->caps |= c == -2 ? all : UINT64_C(1) << c;
+	}
+	plan->caps &= all;
 	return 0;
 }
 
