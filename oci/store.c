@@ -110,6 +110,14 @@ int oci_store_open(const char *root, oci_store **out, vce_err *err)
 	if ((store->blobs_fd = open_subdir(store, "blobs/sha256", err)) < 0 ||
 	    (store->tmp_fd = open_subdir(store, "tmp", err)) < 0)
 		goto fail;
+	{
+		/* Made now, so that a run that fails leaves the store's tree as
+		 * it found it. */
+		int cfd = open_subdir(store, "containers", err);
+		if (cfd < 0)
+			goto fail;
+		close(cfd);
+	}
 	store->lock_fd = openat(store->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (store->lock_fd < 0) {
 		vce_error_make(err, errno, "open %s/lock", root);

@@ -349,6 +349,7 @@ static int unpack_to_tmp(struct job *job, size_t i, const char *tmp, vce_err *er
 	struct lower_ctx lower = { job, i, NULL, 0 };
 	cache_unpack_opts opts = { .keep_owners = job->keep_owners,
 				   .rootless = c->rootless,
+				   .translate = c->has_owners && !c->rootless ? &c->owners : NULL,
 				   .lower_layers = lower_layers,
 				   .lower_ctx = &lower };
 	cleanup_close int tmp_fd = -1, root_fd = -1;
@@ -547,9 +548,11 @@ int cache_unpack_image(cache *c, const cache_layer *layers, size_t n, cache_hold
 					 key_of(c, layers[i].diff_id).s);
 		}
 		job.next = 0;
-		if (c->has_owners ? vce_userns_run_mapped(run_job, &job, &c->owners, err) < 0
-		    : c->rootless ? vce_userns_run(run_job, &job, err) < 0
-				  : run_job(&job, false, err) < 0)
+		/* Rootless, files are made in a user namespace with the
+		 * mapping; root chowns them to the mapped ids itself. */
+		if (!c->rootless    ? run_job(&job, false, err) < 0
+		    : c->has_owners ? vce_userns_run_mapped(run_job, &job, &c->owners, err) < 0
+				    : vce_userns_run(run_job, &job, err) < 0)
 			break;
 		if (take_hold(c, layers, n, h, &missing, err) < 0)
 			break;

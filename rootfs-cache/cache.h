@@ -76,6 +76,8 @@ int cache_collect_garbage(cache *c, char *const *keep, size_t n_keep, vce_err *e
 typedef struct cache_unpack_opts {
 	bool keep_owners; /* chown to the archive's ids (root, or a mapped range) */
 	bool rootless;	  /* user.overlay.* xattrs; device nodes skipped */
+	/* As root: the image's ids become these host ids (NULL: as they are). */
+	const vce_idmap *translate;
 	/* The roots of the layers below, top first, for a hardlink to a file
 	 * of a lower layer; asked for only when one comes (it may wait for
 	 * those layers to finish unpacking). NULL: there are none. */

@@ -224,14 +224,30 @@ static int set_xattrs(struct unpacker *u, struct archive_entry *e, int fd, const
 	return 0;
 }
 
+/* An id of the image as the host id the translation gives it; one it
+ * leaves out becomes the overflow id, as in a user namespace. */
+static unsigned long translate(const vce_idrange_line *r, size_t n, unsigned long id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (id >= r[i].inside && id - r[i].inside < r[i].count)
+			return r[i].outside + (id - r[i].inside);
+	return 65534;
+}
+
 static int set_owner(struct unpacker *u, int fd, const char *base, int flags,
 		     struct archive_entry *e, const char *name, vce_err *err)
 {
 	uid_t uid = (uid_t)archive_entry_uid(e);
 	gid_t gid = (gid_t)archive_entry_gid(e);
+	const vce_idmap *map = u->opts->translate;
 
-	/* We create as (namespace) root: 0:0 needs no call. */
-	if (!u->opts->keep_owners || (uid == 0 && gid == 0))
+	if (map) {
+		uid = (uid_t)translate(map->uid, map->n_uid, uid);
+		gid = (gid_t)translate(map->gid, map->n_gid, gid);
+	} else if (uid == 0 && gid == 0) {
+		return 0; /* we create as (namespace) root: 0:0 needs no call */
+	}
+	if (!u->opts->keep_owners)
 		return 0;
 	if (fchownat(fd, base, uid, gid, flags) == 0)
 		return 0;

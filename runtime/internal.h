@@ -23,6 +23,7 @@ typedef struct rt_plan {
 	char *dir;	 /* <store>/containers/<id> */
 	char *cache_dir; /* <store>/rootfs-cache: lowerdirs are relative to it */
 	char **lowers;	 /* "<hex>/rootfs", top layer first */
+	int dir_fd;	 /* containers/<id>, opened by vce */
 	size_t n_lowers;
 	char **argv, **envp;
 	size_t n_argv, n_envp;
@@ -37,7 +38,8 @@ typedef struct rt_plan {
 	uint64_t caps; /* bit per capability kept for a root process */
 	bool privileged, no_new_privs, read_only, tty, interactive, init, remove;
 	char *stop_signal;
-	char *seccomp; /* NULL: default; "unconfined"; a file */
+	char *seccomp;	    /* NULL: default; "unconfined"; a file */
+	char *seccomp_json; /* the file's text, read on the host */
 	rt_mount *mounts;
 	size_t n_mounts;
 } rt_plan;
@@ -66,11 +68,12 @@ int rt_resolve_user(const rt_layer_view *view, const char *spec, uid_t *uid, gid
 uint64_t rt_default_caps(void);
 int rt_drop_bounding_caps(uint64_t keep, vce_err *err);
 int rt_set_root_caps(uint64_t keep, vce_err *err);
-/* Loads the seccomp filter: Docker's default profile, or a profile file in
- * Docker's JSON format, for the capabilities the process keeps. */
-int rt_apply_seccomp(const char *profile, uint64_t caps, vce_err *err);
-/* Checks a profile file before anything starts. */
-int rt_check_seccomp_file(const char *path, vce_err *err);
+/* Loads the seccomp filter: none for mode "unconfined", else Docker's
+ * default policy, or the profile text (Docker's JSON format), for the
+ * capabilities the process keeps. */
+int rt_apply_seccomp(const char *mode, const char *text, uint64_t caps, vce_err *err);
+/* Reads and checks a profile file on the host, before anything starts. */
+int rt_read_seccomp_file(const char *path, char **text, vce_err *err);
 
 /* ---- the rootfs (in the container's mount namespace) ---- */
 /* Mounts the overlay and everything in it, then pivot_root. With -t,

@@ -73,7 +73,25 @@ static bool same_file(int a, int b)
 
 /* mkdir -p of rel's parents inside the rootfs, then rel itself as a
  * directory or an empty file; returns an O_PATH fd on it. */
+static int make_path(int rootfd, const char *path, bool dir, resolve_mode mode, vce_err *err);
+
+/* The mount point: a symlink to / or above it (CVE-2021-30465's way to
+ * mount over the container's root) is refused. */
 static int make_target(int rootfd, const char *path, bool dir, resolve_mode mode, vce_err *err)
+{
+	int fd = make_path(rootfd, path, dir, mode, err);
+
+	if (fd >= 0 && same_file(fd, rootfd)) {
+		close(fd);
+		return vce_error_make(err, 0,
+				      "%s is a symlink that leads to the container's root: mount "
+				      "on a real folder in the container",
+				      path);
+	}
+	return fd;
+}
+
+static int make_path(int rootfd, const char *path, bool dir, resolve_mode mode, vce_err *err)
 {
 	cleanup_free char *rel = xstrdup(path + strspn(path, "/"));
 	char *slash;
@@ -89,7 +107,7 @@ static int make_target(int rootfd, const char *path, bool dir, resolve_mode mode
 		cleanup_close int parent = -1;
 		if (slash) {
 			*slash = '\0';
-			parent = make_target(rootfd, rel, true, mode, err);
+			parent = make_path(rootfd, rel, true, mode, err);
 			*slash = '/';
 			if (parent < 0)
 				return -1;
@@ -110,15 +128,6 @@ static int make_target(int rootfd, const char *path, bool dir, resolve_mode mode
 done:
 	if (fd < 0)
 		return vce_error_make(err, errno, "mount point %s in the container", path);
-	if (same_file(fd, rootfd)) {
-		/* A symlink to / or above it: CVE-2021-30465's way to mount
-		 * over the container's root. */
-		close(fd);
-		return vce_error_make(err, 0,
-				      "%s is a symlink that leads to the container's root: mount "
-				      "on a real folder in the container",
-				      path);
-	}
 	return fd;
 }
 
@@ -178,50 +187,64 @@ static int bind_at(int rootfd, const char *src, const char *path, bool dir, bool
 	return make_readonly(mounted, true, path, err);
 }
 
+/* fuse-overlayfs, for kernels without overlayfs in a user namespace:
+ * slower, a fallback only. It runs after an exec, so by path. */
+static int fuse_overlay(const rt_plan *plan, const char *target, vce_err *err)
+{
+	cleanup_free char *lower = xstrdup(""), *opts = NULL;
+	int status = 0;
+	pid_t pid;
+
+	for (size_t i = 0; i < plan->n_lowers; i++) {
+		char *next =
+		    xasprintf("%s%s%s/%s", lower, i ? ":" : "", plan->cache_dir, plan->lowers[i]);
+		free(lower);
+		lower = next;
+	}
+	opts =
+	    xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, plan->dir, plan->dir);
+	pid = fork();
+	if (pid == 0) {
+		execl("/usr/bin/fuse-overlayfs", "fuse-overlayfs", "-o", opts, target,
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0)
+		return 0;
+	return vce_error_make(err, 0, "fuse-overlayfs could not mount the container's rootfs");
+}
+
 static int setup_overlay(const rt_plan *plan, const char *target, vce_err *err)
 {
-	size_t len = 0;
-	cleanup_free char *lower = NULL, *opts = NULL;
+	cleanup_free char *lower = xstrdup(""), *opts = NULL;
 
-	for (size_t i = 0; i < plan->n_lowers; i++)
-		len += strlen(plan->lowers[i]) + 1;
-	lower = xcalloc(1, len + 1);
-	for (size_t i = 0, used = 0; i < plan->n_lowers; i++) {
-		size_t n = strlen(plan->lowers[i]);
-		if (i)
-			lower[used++] = ':';
-		memcpy(lower + used, plan->lowers[i], n + 1);
-		used += n;
+	for (size_t i = 0; i < plan->n_lowers; i++) {
+		char *next = xasprintf("%s%s%s", lower, i ? ":" : "", plan->lowers[i]);
+		free(lower);
+		lower = next;
 	}
 	opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work%s", lower, plan->dir,
 			 plan->dir, plan->rootless ? ",userxattr" : "");
 	/* Lowerdirs relative to the cache keep the options short. */
 	if (chdir(plan->cache_dir) < 0)
 		return vce_error_make(err, errno, "open %s", plan->cache_dir);
-	if (getenv("VCE_FORCE_FUSE_OVERLAYFS") == NULL &&
-	    mount("overlay", target, "overlay", 0, opts) == 0)
-		return 0;
-	if (errno == EINVAL && strlen(opts) >= 4000)
-		return vce_error_make(err, 0, "the image has too many layers to mount (%zu)",
-				      plan->n_lowers);
-	if (access("/usr/bin/fuse-overlayfs", X_OK) == 0) {
-		pid_t pid = fork();
-		int status = 0;
-		if (pid == 0) {
-			execl("/usr/bin/fuse-overlayfs", "fuse-overlayfs", "-o", opts, target,
-			      (char *)NULL);
-			_exit(127);
-		}
-		if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-		    WEXITSTATUS(status) == 0)
+	if (getenv("VCE_FORCE_FUSE_OVERLAYFS") == NULL) {
+		if (mount("overlay", target, "overlay", 0, opts) == 0)
 			return 0;
-		return vce_error_make(err, 0,
-				      "fuse-overlayfs could not mount the container's rootfs");
+		if (errno == EINVAL && strlen(opts) >= 4000)
+			return vce_error_make(
+			    err, 0, "the image has too many layers to mount (%zu)", plan->n_lowers);
+		if (errno != EPERM && errno != ENODEV && errno != EINVAL)
+			return vce_error_make(err, errno, "mount the container's overlay");
+		vce_verbose("the kernel's overlayfs refused (%s)", strerror(errno));
 	}
+	if (access("/usr/bin/fuse-overlayfs", X_OK) == 0)
+		return fuse_overlay(plan, target, err);
 	{
 		struct utsname u;
 		uname(&u);
-		return vce_error_make(err, errno,
+		return vce_error_make(err, 0,
 				      "cannot mount overlayfs for the container (kernel %s): "
 				      "rootless containers need Linux 5.11 or later, "
 				      "or fuse-overlayfs installed",
@@ -399,6 +422,8 @@ int rt_setup_rootfs(const rt_plan *plan, int *master, int *slave, vce_err *err)
 		return vce_error_make(err, errno, "make the mount namespace private");
 	if (setup_overlay(plan, target, err) < 0)
 		return -1;
+	/* By path: an fd opened before the clone sees the mount namespace
+	 * of vce, without the overlay. */
 	rootfd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return vce_error_make(err, errno, "open %s", target);

@@ -40,6 +40,7 @@ void rt_plan_free(rt_plan *plan)
 	free(plan->hostname);
 	free(plan->groups);
 	free(plan->seccomp);
+	free(plan->seccomp_json);
 	free(plan->stop_signal);
 	for (size_t i = 0; i < plan->n_mounts; i++)
 		rt_mount_free(&plan->mounts[i]);
@@ -447,7 +448,7 @@ int rt_plan_build(oci_store *store, const rt_options *opts, const char *manifest
 	}
 	plan->stop_signal = conf.stop_signal ? xstrdup(conf.stop_signal) : NULL;
 	if (opts->seccomp && strcmp(opts->seccomp, "unconfined") != 0 &&
-	    rt_check_seccomp_file(opts->seccomp, err) < 0)
+	    rt_read_seccomp_file(opts->seccomp, &plan->seccomp_json, err) < 0)
 		goto out;
 	if (build_mounts(plan, opts, err) < 0)
 		goto out;

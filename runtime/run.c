@@ -57,28 +57,42 @@ static void send_fd(int sock, int fd)
 	sendmsg(sock, &msg, MSG_NOSIGNAL);
 }
 
+/* Waits for vce to write the maps (after asking, when the namespace is
+ * made here rather than by clone), then becomes the namespace's root. */
+static int enter_user_namespace(int sync_fd, bool unshare_here, vce_err *err)
+{
+	char go;
+
+	if (unshare_here) {
+		if (unshare(CLONE_NEWUSER) < 0)
+			return vce_error_make(err, errno, "create the user namespace");
+		if (send(sync_fd, "U", 1, MSG_NOSIGNAL) != 1)
+			return vce_error_make(err, errno, "ask for the id maps");
+	}
+	if (read(sync_fd, &go, 1) != 1 || go != 'G')
+		_exit(125);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return vce_error_make(err, errno, "become root in the container's user namespace");
+	return 0;
+}
+
 static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sync_fd, int dir_fd)
 {
 	cleanup_err vce_err err = NULL;
 	int master = -1, slave = -1, code;
-	char go;
 
 	/* vce's memory and /proc/1/exe are nobody's business in there. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (plan->userns) {
-		if (read(sync_fd, &go, 1) != 1 || go != 'G')
-			_exit(125);
-		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-			vce_error_make(&err, errno,
-				       "become root in the container's user namespace");
+	if (plan->userns && plan->rootless) {
+		if (enter_user_namespace(sync_fd, false, &err) < 0)
+			rt_child_fail(sync_fd, 125, &err);
+		/* The writable layer belongs to the container's root, as / does. */
+		if (fchownat(dir_fd, "upper", 0, 0, 0) < 0 ||
+		    fchownat(dir_fd, "work", 0, 0, 0) < 0) {
+			vce_error_make(&err, errno, "hand the writable layer to the container");
 			rt_child_fail(sync_fd, 125, &err);
 		}
-	}
-	/* The writable layer belongs to the container's root, as / does. */
-	if (fchownat(dir_fd, "upper", 0, 0, 0) < 0 || fchownat(dir_fd, "work", 0, 0, 0) < 0) {
-		vce_error_make(&err, errno, "hand the writable layer to the container");
-		rt_child_fail(sync_fd, 125, &err);
 	}
 	if (rt_setup_rootfs(plan, &master, &slave, &err) < 0) {
 		if (plan->remove)
@@ -89,6 +103,10 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 		send_fd(sync_fd, master);
 		close(master);
 	}
+	/* Root's store is not the namespace's to walk: root mounts first,
+	 * then enters it. */
+	if (plan->userns && !plan->rootless && enter_user_namespace(sync_fd, true, &err) < 0)
+		rt_child_fail(sync_fd, 125, &err);
 	if (!plan->init) {
 		close(dir_fd);
 		rt_exec_command(plan, slave, &code, &err);
@@ -116,7 +134,7 @@ typedef struct session {
 
 /* Reads what the container says until the command is running (EOF) or
  * has failed. Returns 0, or -1 with err and *exit_code. */
-static int await_exec(session *s, int *exit_code, vce_err *err)
+static int await_exec(session *s, const rt_plan *plan, int *exit_code, vce_err *err)
 {
 	for (;;) {
 		char buf[4096], cbuf[CMSG_SPACE(sizeof(int))];
@@ -135,6 +153,13 @@ static int await_exec(session *s, int *exit_code, vce_err *err)
 			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 			if (c && c->cmsg_type == SCM_RIGHTS)
 				memcpy(&s->master, CMSG_DATA(c), sizeof(int));
+			continue;
+		}
+		if (buf[0] == 'U') {
+			if (vce_write_id_maps(s->child, &plan->map, err) < 0)
+				return -1;
+			if (write(s->sync_fd, "G", 1) != 1)
+				return vce_error_make(err, errno, "start the container");
 			continue;
 		}
 		if (buf[0] == 'E') {
@@ -228,7 +253,7 @@ static int supervise(session *s, bool interactive)
 static int clone_flags(const rt_plan *plan)
 {
 	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-	       CLONE_NEWCGROUP | (plan->userns ? CLONE_NEWUSER : 0);
+	       CLONE_NEWCGROUP | (plan->userns && plan->rootless ? CLONE_NEWUSER : 0);
 }
 
 static int start(const rt_plan *plan, int dir_fd, session *s, vce_err *err)
@@ -266,12 +291,30 @@ static int start(const rt_plan *plan, int dir_fd, session *s, vce_err *err)
 	}
 	close(sv[1]);
 	s->sync_fd = sv[0];
-	if (plan->userns) {
+	if (plan->userns && plan->rootless) {
 		if (vce_write_id_maps(s->child, &plan->map, err) < 0)
 			return -1;
 		if (write(s->sync_fd, "G", 1) != 1)
 			return vce_error_make(err, errno, "start the container");
 	}
+	return 0;
+}
+
+/* Root with a user namespace: the container's directory belongs to the
+ * namespace's root, which must write its upper layer and read its files. */
+static int hand_over(rt_plan *plan, int dir_fd, vce_err *err)
+{
+	uid_t u;
+	gid_t g;
+
+	plan->dir_fd = dir_fd;
+	if (!plan->userns || plan->rootless)
+		return 0;
+	u = (uid_t)(plan->map.uid[0].inside == 0 ? plan->map.uid[0].outside : 65534);
+	g = (gid_t)(plan->map.gid[0].inside == 0 ? plan->map.gid[0].outside : 65534);
+	if (fchown(dir_fd, u, g) < 0 || fchownat(dir_fd, "upper", u, g, 0) < 0 ||
+	    fchownat(dir_fd, "work", u, g, 0) < 0)
+		return vce_error_make(err, errno, "hand the container to its user namespace");
 	return 0;
 }
 
@@ -297,11 +340,11 @@ int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *er
 		rt_plan_free(&plan);
 		return -1;
 	}
-	if (start(&plan, dir_fd, &s, err) < 0) {
+	if (hand_over(&plan, dir_fd, err) < 0 || start(&plan, dir_fd, &s, err) < 0) {
 		stop_child(&s);
 		goto done;
 	}
-	if (await_exec(&s, exit_code, err) < 0) {
+	if (await_exec(&s, &plan, exit_code, err) < 0) {
 		int code = *exit_code;
 		/* init is on its way out; its status is not the answer. */
 		waitpid(s.child, NULL, 0);

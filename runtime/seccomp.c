@@ -412,54 +412,57 @@ static int parse_syscall(profile *p, json_t *sc, vce_err *err)
 	return 0;
 }
 
-static int parse_profile(const char *path, profile *p, vce_err *err)
+static int parse_profile(const char *text, size_t len, profile *p, vce_err *err)
 {
-	cleanup_free char *text = NULL;
 	cleanup_json json_t *root = NULL;
 	json_t *syscalls, *sc;
-	size_t len, i;
+	size_t i;
 
 	memset(p, 0, sizeof(*p));
-	if (vce_read_host_file(path, 4 << 20, &text, &len, err) < 0)
-		return vce_error_wrap(err, "seccomp profile");
 	if (vce_json_parse(text, len, &root, err) < 0 ||
 	    parse_action(root, "defaultAction", json_object_get(root, "defaultErrnoRet"),
 			 &p->default_action, err) < 0)
-		return vce_error_wrap(err, "seccomp profile %s", path);
+		return -1;
 	syscalls = json_object_get(root, "syscalls");
 	if (syscalls && !json_is_array(syscalls))
-		return vce_error_make(err, 0, "seccomp profile %s: \"syscalls\" must be a list",
-				      path);
+		return vce_error_make(err, 0, "\"syscalls\" must be a list");
 	json_array_foreach (syscalls, i, sc) {
 		if (parse_syscall(p, sc, err) < 0) {
 			profile_free(p);
-			return vce_error_wrap(err, "seccomp profile %s", path);
+			return -1;
 		}
 	}
 	return 0;
 }
 
-int rt_check_seccomp_file(const char *path, vce_err *err)
+int rt_read_seccomp_file(const char *path, char **text, vce_err *err)
 {
+	size_t len;
 	profile p;
-	if (parse_profile(path, &p, err) < 0)
-		return -1;
+
+	if (vce_read_host_file(path, 4 << 20, text, &len, err) < 0)
+		return vce_error_wrap(err, "seccomp profile");
+	if (parse_profile(*text, len, &p, err) < 0) {
+		free(*text);
+		*text = NULL;
+		return vce_error_wrap(err, "seccomp profile %s", path);
+	}
 	profile_free(&p);
 	return 0;
 }
 
-int rt_apply_seccomp(const char *path, uint64_t caps, vce_err *err)
+int rt_apply_seccomp(const char *mode, const char *text, uint64_t caps, vce_err *err)
 {
 	profile p;
 	int ret;
 
-	if (path == NULL)
+	if (mode && strcmp(mode, "unconfined") == 0)
+		return 0;
+	if (text == NULL)
 		return load_rules(SCMP_ACT_ERRNO(EPERM), docker_rules,
 				  sizeof(docker_rules) / sizeof(docker_rules[0]), caps, err);
-	if (strcmp(path, "unconfined") == 0)
-		return 0;
-	if (parse_profile(path, &p, err) < 0)
-		return -1;
+	if (parse_profile(text, strlen(text), &p, err) < 0)
+		return vce_error_wrap(err, "seccomp profile");
 	ret = load_rules(p.default_action, p.rules, p.n, caps, err);
 	profile_free(&p);
 	return ret;
