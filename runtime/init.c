@@ -145,7 +145,9 @@ int rt_exec_command(const rt_plan *plan, int slave, int *exit_code, vce_err *err
 		return -1;
 	if (rt_drop_bounding_caps(plan->caps, err) < 0 || set_ids(plan, err) < 0)
 		return -1;
-	if (plan->uid == 0 && rt_set_root_caps(plan->caps, err) < 0)
+	/* Root keeps its set; any other uid none (setuid has cleared them,
+	 * unless the uid did not change, as when only it is mapped). */
+	if (rt_set_root_caps(plan->uid == 0 ? plan->caps : 0, err) < 0)
 		return -1;
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return vce_error_make(err, errno, "set no_new_privs");

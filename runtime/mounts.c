@@ -205,6 +205,10 @@ static int fuse_overlay(const rt_plan *plan, const char *target, vce_err *err)
 	    xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, plan->dir, plan->dir);
 	pid = fork();
 	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		/* It chatters about options it ignores. */
+		if (null >= 0 && vce_verbosity == 0)
+			dup2(null, STDERR_FILENO);
 		execl("/usr/bin/fuse-overlayfs", "fuse-overlayfs", "-o", opts, target,
 		      (char *)NULL);
 		_exit(127);

@@ -57,9 +57,14 @@ static void send_fd(int sock, int fd)
 	sendmsg(sock, &msg, MSG_NOSIGNAL);
 }
 
+static bool root_mapped(const rt_plan *plan)
+{
+	return plan->map.uid[0].inside == 0 && plan->map.gid[0].inside == 0;
+}
+
 /* Waits for vce to write the maps (after asking, when the namespace is
  * made here rather than by clone), then becomes the namespace's root. */
-static int enter_user_namespace(int sync_fd, bool unshare_here, vce_err *err)
+static int enter_user_namespace(int sync_fd, bool unshare_here, bool root_mapped, vce_err *err)
 {
 	char go;
 
@@ -71,6 +76,10 @@ static int enter_user_namespace(int sync_fd, bool unshare_here, vce_err *err)
 	}
 	if (read(sync_fd, &go, 1) != 1 || go != 'G')
 		_exit(125);
+	/* Without a range, root is not mapped: the student's uid, with every
+	 * capability of the namespace, does the setting up. */
+	if (!root_mapped)
+		return 0;
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		return vce_error_make(err, errno, "become root in the container's user namespace");
 	return 0;
@@ -81,19 +90,20 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 	cleanup_err vce_err err = NULL;
 	int master = -1, slave = -1, code;
 
-	/* vce's memory and /proc/1/exe are nobody's business in there. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (plan->userns && plan->rootless) {
-		if (enter_user_namespace(sync_fd, false, &err) < 0)
+		if (enter_user_namespace(sync_fd, false, root_mapped(plan), &err) < 0)
 			rt_child_fail(sync_fd, 125, &err);
 		/* The writable layer belongs to the container's root, as / does. */
-		if (fchownat(dir_fd, "upper", 0, 0, 0) < 0 ||
-		    fchownat(dir_fd, "work", 0, 0, 0) < 0) {
+		if (root_mapped(plan) && (fchownat(dir_fd, "upper", 0, 0, 0) < 0 ||
+					  fchownat(dir_fd, "work", 0, 0, 0) < 0)) {
 			vce_error_make(&err, errno, "hand the writable layer to the container");
 			rt_child_fail(sync_fd, 125, &err);
 		}
 	}
+	/* vce's memory and /proc/1/exe are nobody's business in there (and
+	 * not before: vce writes this process's id maps while it may). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (rt_setup_rootfs(plan, &master, &slave, &err) < 0) {
 		if (plan->remove)
 			empty_writable_layer(dir_fd);
@@ -105,7 +115,8 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 	}
 	/* Root's store is not the namespace's to walk: root mounts first,
 	 * then enters it. */
-	if (plan->userns && !plan->rootless && enter_user_namespace(sync_fd, true, &err) < 0)
+	if (plan->userns && !plan->rootless &&
+	    enter_user_namespace(sync_fd, true, root_mapped(plan), &err) < 0)
 		rt_child_fail(sync_fd, 125, &err);
 	if (!plan->init) {
 		close(dir_fd);
