@@ -256,7 +256,10 @@ static int read_tar(struct source *src, const char *path, vce_err *err)
 	if (fd < 0)
 		return -1;
 	a = archive_read_new();
-	archive_read_support_filter_all(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_bzip2(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK) {
 		ret = vce_error_make(

@@ -142,7 +142,10 @@ static int decompress_layer(oci_store *store, oci_stage *stage, const char *dige
 	if (fd < 0)
 		return -1;
 	a = archive_read_new();
-	archive_read_support_filter_all(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_bzip2(a);
 	archive_read_support_format_raw(a);
 	if (archive_read_open_fd(a, fd, COPY_BUF) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {

@@ -140,8 +140,7 @@ int rt_exec_command(const rt_plan *plan, int slave, int *exit_code, vce_err *err
 	if (setup_stdio(plan, slave, err) < 0 || enter_workdir(plan->cwd, err) < 0)
 		return -1;
 	/* While every capability is still held (no no_new_privs needed). */
-	if (!plan->privileged &&
-	    rt_apply_seccomp(plan->seccomp, plan->seccomp_json, plan->caps, err) < 0)
+	if (rt_seccomp_load(plan->seccomp_bpf, plan->seccomp_len, err) < 0)
 		return -1;
 	if (rt_drop_bounding_caps(plan->caps, err) < 0 || set_ids(plan, err) < 0)
 		return -1;

@@ -40,6 +40,8 @@ typedef struct rt_plan {
 	char *stop_signal;
 	char *seccomp;	    /* NULL: default; "unconfined"; a file */
 	char *seccomp_json; /* the file's text, read on the host */
+	char *seccomp_bpf;  /* the filter to load, or NULL */
+	size_t seccomp_len;
 	rt_mount *mounts;
 	size_t n_mounts;
 } rt_plan;
@@ -68,10 +70,13 @@ int rt_resolve_user(const rt_layer_view *view, const char *spec, uid_t *uid, gid
 uint64_t rt_default_caps(void);
 int rt_drop_bounding_caps(uint64_t keep, vce_err *err);
 int rt_set_root_caps(uint64_t keep, vce_err *err);
-/* Loads the seccomp filter: none for mode "unconfined", else Docker's
- * default policy, or the profile text (Docker's JSON format), for the
- * capabilities the process keeps. */
-int rt_apply_seccomp(const char *mode, const char *text, uint64_t caps, vce_err *err);
+/* The seccomp filter as BPF: none for mode "unconfined", else Docker's
+ * default policy or the profile text (Docker's JSON format), for the
+ * capabilities the process keeps; compiled once and kept in the store. */
+int rt_seccomp_program(int store_fd, const char *mode, const char *text, uint64_t caps, char **bpf,
+		       size_t *len, vce_err *err);
+/* Loads it in the calling process (NULL: nothing to load). */
+int rt_seccomp_load(const char *bpf, size_t len, vce_err *err);
 /* Reads and checks a profile file on the host, before anything starts. */
 int rt_read_seccomp_file(const char *path, char **text, vce_err *err);
 

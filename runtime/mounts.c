@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -43,7 +44,13 @@ static const char *const masked_paths[] = {
 static const char *const readonly_paths[] = {
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
-static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty" };
+static const struct {
+	const char *name;
+	unsigned major, minor;
+} devices[] = {
+	{ "null", 1, 3 },   { "zero", 1, 5 },	 { "full", 1, 7 },
+	{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+};
 
 typedef enum {
 	IN_ROOT, /* symlinks resolved as if the rootfs were / */
@@ -269,6 +276,28 @@ static int open_pty(int rootfd, int *master, int *slave, vce_err *err)
 	return 0;
 }
 
+/* The standard nodes: made as root (as Docker does), bound from the
+ * host's in a user namespace, where mknod is not allowed. */
+static int make_devices(const rt_plan *plan, int rootfd, vce_err *err)
+{
+	cleanup_close int dev = open_at_root(rootfd, "dev", O_DIRECTORY, IN_ROOT);
+
+	if (dev < 0)
+		return vce_error_make(err, errno, "open /dev in the container");
+	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+		cleanup_free char *host = xasprintf("/dev/%s", devices[i].name);
+		cleanup_free char *path = xasprintf("/dev/%s", devices[i].name);
+		if (!plan->userns &&
+		    mknodat(dev, devices[i].name, S_IFCHR | 0666,
+			    makedev(devices[i].major, devices[i].minor)) == 0 &&
+		    fchmodat(dev, devices[i].name, 0666, 0) == 0)
+			continue;
+		if (bind_at(rootfd, host, path, false, false, IN_ROOT, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int setup_dev(const rt_plan *plan, int rootfd, int *master, int *slave, vce_err *err)
 {
 	cleanup_close int dev = -1;
@@ -278,12 +307,8 @@ static int setup_dev(const rt_plan *plan, int rootfd, int *master, int *slave, v
 	if (mount_at(rootfd, "tmpfs", "/dev", true, "tmpfs", MS_NOSUID | MS_STRICTATIME,
 		     "mode=755,size=65536k", err) < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-		cleanup_free char *host = xasprintf("/dev/%s", devices[i]);
-		cleanup_free char *path = xasprintf("/dev/%s", devices[i]);
-		if (bind_at(rootfd, host, path, false, false, IN_ROOT, err) < 0)
-			return -1;
-	}
+	if (make_devices(plan, rootfd, err) < 0)
+		return -1;
 	for (size_t i = 0; plan->userns && i < plan->map.n_gid; i++)
 		if (plan->map.gid[i].inside <= 5 &&
 		    5 < plan->map.gid[i].inside + plan->map.gid[i].count)

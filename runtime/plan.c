@@ -41,6 +41,7 @@ void rt_plan_free(rt_plan *plan)
 	free(plan->groups);
 	free(plan->seccomp);
 	free(plan->seccomp_json);
+	free(plan->seccomp_bpf);
 	free(plan->stop_signal);
 	for (size_t i = 0; i < plan->n_mounts; i++)
 		rt_mount_free(&plan->mounts[i]);
@@ -453,6 +454,10 @@ int rt_plan_build(oci_store *store, const rt_options *opts, const char *manifest
 	if (build_mounts(plan, opts, err) < 0)
 		goto out;
 	plan->seccomp = opts->seccomp ? xstrdup(opts->seccomp) : NULL;
+	if (!opts->privileged &&
+	    rt_seccomp_program(oci_store_dirfd(store), plan->seccomp, plan->seccomp_json,
+			       plan->caps, &plan->seccomp_bpf, &plan->seccomp_len, err) < 0)
+		goto out;
 	plan->privileged = opts->privileged;
 	plan->no_new_privs = opts->no_new_privs;
 	plan->read_only = opts->read_only;
