@@ -117,7 +117,7 @@ format:
 	clang-format -i $(FORMATTED)
 
 images: vce
-	tests/images/build-all.sh
+	for b in tests/images/build-*.sh; do $$b || exit 1; done
 
 check: deps
 	$(MAKE) --no-print-directory vce unit-bins asan fuzz

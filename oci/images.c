@@ -304,6 +304,35 @@ static int mark_image(oci_store *store, const oci_image *img, char ***blobs, siz
 }
 
 /* Removes every blob and cached layer no remaining image refers to. */
+/* The layers containers are made of stay while the containers do, even
+ * when their image is gone (rmi -f). */
+static void mark_container_layers(oci_store *store, char ***layers, size_t *n)
+{
+	int cfd = openat(oci_store_dirfd(store), "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = cfd >= 0 ? fdopendir(cfd) : NULL;
+	struct dirent *de;
+
+	while (dir && (de = readdir(dir)) != NULL) {
+		cleanup_free char *path = NULL, *text = NULL;
+		cleanup_json json_t *state = NULL;
+		cleanup_err vce_err err = NULL;
+		json_t *layer;
+		size_t len, i;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/state.json", de->d_name);
+		if (vce_read_file_at(dirfd(dir), path, 1 << 20, &text, &len, &err) < 0 ||
+		    vce_json_parse(text, len, &state, &err) < 0)
+			continue;
+		json_array_foreach (json_object_get(state, "layers"), i, layer)
+			if (oci_digest_valid(json_string_value(layer)))
+				mark(layers, n, json_string_value(layer));
+	}
+	if (dir)
+		closedir(dir);
+}
+
 static int collect_garbage(oci_store *store, const oci_images *images, vce_err *err)
 {
 	char **keep = NULL, **layers = NULL;
@@ -322,6 +351,7 @@ static int collect_garbage(oci_store *store, const oci_images *images, vce_err *
 			return vce_error_wrap(err, "collecting unused blobs");
 		}
 	}
+	mark_container_layers(store, &layers, &n_layers);
 	blobs_fd =
 	    openat(oci_store_dirfd(store), "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	dir = blobs_fd >= 0 ? fdopendir(blobs_fd) : NULL;

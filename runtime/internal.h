@@ -77,6 +77,8 @@ int rt_seccomp_program(int store_fd, const char *mode, const char *text, uint64_
 		       size_t *len, vce_err *err);
 /* Loads it in the calling process (NULL: nothing to load). */
 int rt_seccomp_load(const char *bpf, size_t len, vce_err *err);
+/* Checks a profile in Docker's JSON format (the fuzzer's way in). */
+int rt_seccomp_check(const char *text, size_t len, vce_err *err);
 /* Reads and checks a profile file on the host, before anything starts. */
 int rt_read_seccomp_file(const char *path, char **text, vce_err *err);
 

@@ -453,19 +453,27 @@ static int parse_profile(const char *text, size_t len, profile *p, vce_err *err)
 	return 0;
 }
 
+int rt_seccomp_check(const char *text, size_t len, vce_err *err)
+{
+	profile p;
+
+	if (parse_profile(text, len, &p, err) < 0)
+		return -1;
+	profile_free(&p);
+	return 0;
+}
+
 int rt_read_seccomp_file(const char *path, char **text, vce_err *err)
 {
 	size_t len;
-	profile p;
 
 	if (vce_read_host_file(path, 4 << 20, text, &len, err) < 0)
 		return vce_error_wrap(err, "seccomp profile");
-	if (parse_profile(*text, len, &p, err) < 0) {
+	if (rt_seccomp_check(*text, len, err) < 0) {
 		free(*text);
 		*text = NULL;
 		return vce_error_wrap(err, "seccomp profile %s", path);
 	}
-	profile_free(&p);
 	return 0;
 }
 

@@ -135,9 +135,9 @@ int rt_parse_mount(const char *spec, rt_mount *out, vce_err *err)
 		else if (!strcmp(kv, "readonly") || !strcmp(kv, "ro"))
 			m.readonly = truthy(v);
 		else if (!strcmp(kv, "tmpfs-size") && v)
-			size = xstrdup(v);
+			free(size), size = xstrdup(v); /* the last one wins */
 		else if (!strcmp(kv, "tmpfs-mode") && v)
-			mode = xstrdup(v);
+			free(mode), mode = xstrdup(v);
 		else if (strcmp(kv, "bind-propagation") && strcmp(kv, "consistency"))
 			return vce_error_make(err, 0, "invalid --mount \"%s\": unknown key \"%s\"",
 					      spec, kv);

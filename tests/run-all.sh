@@ -82,6 +82,7 @@ stage_images() {
 	one "test image tiny" tests/images/build-tiny.sh
 	one "test image jupyter" tests/images/build-jupyter.sh
 	one "test images: the hostile corpus" tests/images/build-hostile.sh
+	one "test image runtest" tests/images/build-runtest.sh
 	one "test users" tests/setup-users.sh
 }
 
@@ -122,7 +123,8 @@ for s in "${stages[@]}"; do
 		# and with openat2 blocked so the fallback path runs it all.
 		VCE_SANITIZED=1 VCE_NO_OPENAT2=1 run_stage integration-asan stage_integration \
 			build/asan/vce tests/integration/store.bats tests/integration/bad-input.bats \
-			tests/integration/cache.bats tests/integration/rootless.bats ;;
+			tests/integration/cache.bats tests/integration/rootless.bats \
+			tests/integration/run.bats tests/integration/run-rootless.bats ;;
 	*) echo "unknown stage $s" >&2; failed=$((failed + 1)) ;;
 	esac
 done

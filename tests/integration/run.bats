@@ -294,6 +294,12 @@ assert_nothing_left() {
 	run vce rmi tiny
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"used by container keeper"* ]]
+	# forced, the image goes; the layers the container is made of stay
+	run vce rmi -f tiny
+	[ "$status" -eq 0 ]
+	for d in $(jq -r '.layers[]' <<<"$state"); do
+		[ -d "$VCE_ROOT/rootfs-cache/${d#sha256:}/rootfs" ]
+	done
 	! grep -q "$VCE_ROOT" /proc/self/mountinfo
 }
 

@@ -1,0 +1,61 @@
+/* libFuzzer: what `vce run` parses from its command line and files: -v,
+ * --mount and --tmpfs specs, capability names, and seccomp profiles in
+ * Docker's JSON format. The first byte picks the parser. A mount spec
+ * that parses must name an absolute container path with no ".." in it
+ * and not "/" itself, and a bind mount an absolute host path. */
+#include <stdint.h>
+#include <string.h>
+
+#include "../../runtime/internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_mount(const rt_mount *m)
+{
+	const char *t = m->target;
+	if (t == NULL || t[0] != '/' || strspn(t, "/") == strlen(t))
+		__builtin_trap();
+	for (const char *p = t; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == t || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
+			__builtin_trap();
+	if (m->kind == RT_MOUNT_BIND && (m->source == NULL || m->source[0] != '/'))
+		__builtin_trap();
+	if (m->kind == RT_MOUNT_TMPFS && m->options == NULL)
+		__builtin_trap();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text;
+	vce_err err = NULL;
+	rt_mount m;
+	int ret = -1;
+
+	if (size < 1)
+		return 0;
+	text = xstrndup((const char *)data + 1, size - 1);
+	switch (data[0] % 5) {
+	case 0:
+		ret = rt_parse_volume(text, &m, &err);
+		break;
+	case 1:
+		ret = rt_parse_mount(text, &m, &err);
+		break;
+	case 2:
+		ret = rt_parse_tmpfs(text, &m, &err);
+		break;
+	case 3:
+		rt_cap_from_name(text);
+		break;
+	case 4:
+		rt_seccomp_check((const char *)data + 1, size - 1, &err);
+		break;
+	}
+	if (ret == 0) {
+		check_mount(&m);
+		rt_mount_free(&m);
+	}
+	vce_error_release(&err);
+	free(text);
+	return 0;
+}
