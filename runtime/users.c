@@ -112,7 +112,7 @@ int rt_resolve_user(const rt_layer_view *view, const char *spec, uid_t *uid, gid
 		return vce_error_make(
 		    err, 0, "invalid user \"%s\": use -u USER, -u UID, or -u USER:GROUP", spec);
 	if (parse_id(copy, &u)) {
-		found = find_passwd(view, NULL, u, true, &pw, &strings);
+		found = find_passwd(view, "", u, true, &pw, &strings);
 	} else {
 		found = find_passwd(view, copy, 0, false, &pw, &strings);
 		if (!found)
