@@ -56,6 +56,12 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) VCE_PRINTF(1, 2);
 
+/* Arrays of strings: n of them, NULL after the last. */
+void vce_strv_push(char ***v, size_t *n, char *owned);
+void vce_strv_free(char **v, size_t n);
+/* The value of KEY in a "KEY=VALUE" array, or NULL. */
+const char *vce_env_lookup(char *const *env, size_t n, const char *key);
+
 /* Logging: to stderr, only when the verbosity allows. */
 extern int vce_verbosity;
 void vce_verbose(const char *fmt, ...) VCE_PRINTF(1, 2);

@@ -180,3 +180,26 @@ void vce_unreachable(void)
 {
 	abort();
 }
+
+void vce_strv_push(char ***v, size_t *n, char *owned)
+{
+	*v = xrealloc(*v, (*n + 2) * sizeof(char *));
+	(*v)[(*n)++] = owned;
+	(*v)[*n] = NULL;
+}
+
+void vce_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+const char *vce_env_lookup(char *const *env, size_t n, const char *key)
+{
+	size_t len = strlen(key);
+	for (size_t i = 0; env && i < n; i++)
+		if (strncmp(env[i], key, len) == 0 && env[i][len] == '=')
+			return env[i] + len + 1;
+	return NULL;
+}

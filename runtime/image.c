@@ -31,22 +31,15 @@ static char *string_or_null(json_t *obj, const char *key)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void rt_image_config_free(rt_image_config *c)
 {
-	free_strings(c->entrypoint, c->n_entrypoint);
-	free_strings(c->cmd, c->n_cmd);
-	free_strings(c->env, c->n_env);
+	vce_strv_free(c->entrypoint, c->n_entrypoint);
+	vce_strv_free(c->cmd, c->n_cmd);
+	vce_strv_free(c->env, c->n_env);
 	free(c->workdir);
 	free(c->user);
 	free(c->stop_signal);
-	free_strings(c->diff_ids, c->n_diff_ids);
+	vce_strv_free(c->diff_ids, c->n_diff_ids);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -38,20 +38,11 @@ void rt_child_fail(int sync_fd, int exit_code, vce_err *err)
 	_exit(exit_code);
 }
 
-static const char *env_get(char **envp, const char *key)
-{
-	size_t n = strlen(key);
-	for (; envp && *envp; envp++)
-		if (strncmp(*envp, key, n) == 0 && (*envp)[n] == '=')
-			return *envp + n + 1;
-	return NULL;
-}
-
 /* execvpe with the container's PATH (glibc's would search vce's). */
 static int exec_in_path(const rt_plan *plan, int *exit_code, vce_err *err)
 {
 	const char *file = plan->argv[0];
-	const char *path = env_get(plan->envp, "PATH");
+	const char *path = vce_env_lookup(plan->envp, plan->n_envp, "PATH");
 	bool denied = false;
 
 	if (strchr(file, '/') == NULL && *file) {

@@ -17,13 +17,6 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void rt_plan_free(rt_plan *plan)
 {
 	free(plan->id);
@@ -32,10 +25,10 @@ void rt_plan_free(rt_plan *plan)
 	free(plan->image_name);
 	free(plan->dir);
 	free(plan->cache_dir);
-	free_strings(plan->lowers, plan->n_lowers);
-	free_strings(plan->diff_ids, plan->n_lowers);
-	free_strings(plan->argv, plan->n_argv);
-	free_strings(plan->envp, plan->n_envp);
+	vce_strv_free(plan->lowers, plan->n_lowers);
+	vce_strv_free(plan->diff_ids, plan->n_lowers);
+	vce_strv_free(plan->argv, plan->n_argv);
+	vce_strv_free(plan->envp, plan->n_envp);
 	free(plan->cwd);
 	free(plan->hostname);
 	free(plan->groups);
@@ -49,30 +42,23 @@ void rt_plan_free(rt_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
-static void push(char ***v, size_t *n, char *s)
-{
-	*v = xrealloc(*v, (*n + 2) * sizeof(char *));
-	(*v)[(*n)++] = s;
-	(*v)[*n] = NULL;
-}
-
 static int build_argv(rt_plan *plan, const rt_options *opts, const rt_image_config *conf,
 		      vce_err *err)
 {
 	if (opts->entrypoint_set) {
 		if (opts->entrypoint && *opts->entrypoint)
-			push(&plan->argv, &plan->n_argv, xstrdup(opts->entrypoint));
+			vce_strv_push(&plan->argv, &plan->n_argv, xstrdup(opts->entrypoint));
 	} else {
 		for (size_t i = 0; i < conf->n_entrypoint; i++)
-			push(&plan->argv, &plan->n_argv, xstrdup(conf->entrypoint[i]));
+			vce_strv_push(&plan->argv, &plan->n_argv, xstrdup(conf->entrypoint[i]));
 	}
 	if (opts->n_args > 0) {
 		for (size_t i = 0; i < opts->n_args; i++)
-			push(&plan->argv, &plan->n_argv, xstrdup(opts->args[i]));
+			vce_strv_push(&plan->argv, &plan->n_argv, xstrdup(opts->args[i]));
 	} else if (!opts->entrypoint_set) {
 		/* Docker drops the image's Cmd when --entrypoint is given. */
 		for (size_t i = 0; i < conf->n_cmd; i++)
-			push(&plan->argv, &plan->n_argv, xstrdup(conf->cmd[i]));
+			vce_strv_push(&plan->argv, &plan->n_argv, xstrdup(conf->cmd[i]));
 	}
 	if (plan->n_argv == 0)
 		return vce_error_make(
@@ -91,16 +77,7 @@ static void env_set(rt_plan *plan, const char *kv)
 			return;
 		}
 	}
-	push(&plan->envp, &plan->n_envp, xstrdup(kv));
-}
-
-static const char *env_get(const rt_plan *plan, const char *key)
-{
-	size_t n = strlen(key);
-	for (size_t i = 0; i < plan->n_envp; i++)
-		if (strncmp(plan->envp[i], key, n) == 0 && plan->envp[i][n] == '=')
-			return plan->envp[i] + n + 1;
-	return NULL;
+	vce_strv_push(&plan->envp, &plan->n_envp, xstrdup(kv));
 }
 
 static int build_env(rt_plan *plan, const rt_options *opts, const rt_image_config *conf,
@@ -122,13 +99,13 @@ static int build_env(rt_plan *plan, const rt_options *opts, const rt_image_confi
 			env_set(plan, kv);
 		}
 	}
-	if (!env_get(plan, "PATH"))
+	if (!vce_env_lookup(plan->envp, plan->n_envp, "PATH"))
 		env_set(plan, "PATH=" DEFAULT_PATH);
 	{
 		cleanup_free char *h = xasprintf("HOSTNAME=%s", plan->hostname);
 		env_set(plan, h);
 	}
-	if (opts->tty && !env_get(plan, "TERM"))
+	if (opts->tty && !vce_env_lookup(plan->envp, plan->n_envp, "TERM"))
 		env_set(plan, "TERM=xterm");
 	return 0;
 }
@@ -165,7 +142,7 @@ static int build_caps(rt_plan *plan, const rt_options *opts, vce_err *err)
 /* Numeric value of an environment variable of the container, or -1. */
 static long env_id(const rt_plan *plan, const char *key)
 {
-	const char *v = env_get(plan, key);
+	const char *v = vce_env_lookup(plan->envp, plan->n_envp, key);
 	char *end;
 	long id;
 
@@ -275,7 +252,7 @@ static int build_user(rt_plan *plan, const rt_options *opts, const rt_image_conf
 	close_layers(&view);
 	if (ret < 0)
 		return -1;
-	if (!env_get(plan, "HOME")) {
+	if (!vce_env_lookup(plan->envp, plan->n_envp, "HOME")) {
 		cleanup_free char *kv = xasprintf("HOME=%s", home ? home : "/");
 		env_set(plan, kv);
 	}

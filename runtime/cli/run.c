@@ -50,19 +50,6 @@ enum {
 	OPT_HELP,
 };
 
-static void push(char ***v, size_t *n, const char *s)
-{
-	*v = xrealloc(*v, (*n + 1) * sizeof(char *));
-	(*v)[(*n)++] = xstrdup(s);
-}
-
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static int read_env_file(rt_options *o, const char *path, vce_err *err)
 {
 	cleanup_free char *text = NULL;
@@ -76,7 +63,7 @@ static int read_env_file(rt_options *o, const char *path, vce_err *err)
 		line[strcspn(line, "\r")] = '\0';
 		if (*line == '#' || *line == '\0')
 			continue;
-		push(&o->env, &o->n_env, line);
+		vce_strv_push(&o->env, &o->n_env, xstrdup(line));
 	}
 	return 0;
 }
@@ -165,7 +152,7 @@ static int parse_options(rt_options *o, int argc, char **argv, vce_err *err)
 			o->name = optarg;
 			break;
 		case 'e':
-			push(&o->env, &o->n_env, optarg);
+			vce_strv_push(&o->env, &o->n_env, xstrdup(optarg));
 			break;
 		case OPT_ENV_FILE:
 			ret = read_env_file(o, optarg, err);
@@ -198,10 +185,10 @@ static int parse_options(rt_options *o, int argc, char **argv, vce_err *err)
 			o->tty = true;
 			break;
 		case OPT_CAP_ADD:
-			push(&o->cap_add, &o->n_cap_add, optarg);
+			vce_strv_push(&o->cap_add, &o->n_cap_add, xstrdup(optarg));
 			break;
 		case OPT_CAP_DROP:
-			push(&o->cap_drop, &o->n_cap_drop, optarg);
+			vce_strv_push(&o->cap_drop, &o->n_cap_drop, xstrdup(optarg));
 			break;
 		case OPT_SECURITY_OPT:
 			ret = security_opt(o, optarg, err);
@@ -241,9 +228,9 @@ static int parse_options(rt_options *o, int argc, char **argv, vce_err *err)
 
 static void free_options(rt_options *o)
 {
-	free_strings(o->env, o->n_env);
-	free_strings(o->cap_add, o->n_cap_add);
-	free_strings(o->cap_drop, o->n_cap_drop);
+	vce_strv_free(o->env, o->n_env);
+	vce_strv_free(o->cap_add, o->n_cap_add);
+	vce_strv_free(o->cap_drop, o->n_cap_drop);
 	for (size_t i = 0; i < o->n_mounts; i++)
 		rt_mount_free(&o->mounts[i]);
 	free(o->mounts);
