@@ -167,6 +167,8 @@ json_t *rt_state_new(const rt_plan *plan)
 	json_object_set_new(state, "layers", layers);
 	json_object_set_new(state, "created", json_string(now));
 	json_object_set_new(state, "status", json_string("created"));
+	if (plan->stop_signal)
+		json_object_set_new(state, "stop_signal", json_string(plan->stop_signal));
 	return state;
 }
 
@@ -176,6 +178,18 @@ int rt_state_save(int dfd, json_t *state, vce_err *err)
 	/* Atomic by rename; not fsynced: a crash loses a status, which the
 	 * next look at the container's processes puts right. */
 	return vce_replace_file_at(dfd, "state.json", text, strlen(text), 0600, err);
+}
+
+json_t *rt_state_load(int dir_fd, vce_err *err)
+{
+	cleanup_free char *text = NULL;
+	json_t *state = NULL;
+	size_t len;
+
+	if (vce_read_file_at(dir_fd, "state.json", 1 << 20, &text, &len, err) < 0 ||
+	    vce_json_parse(text, len, &state, err) < 0)
+		return NULL;
+	return state;
 }
 
 void rt_state_set_exit(json_t *state, int code)

@@ -15,6 +15,8 @@ int rt_container_create(oci_store *store, const rt_options *opts, rt_plan *plan,
 int rt_container_remove(oci_store *store, const char *id, vce_err *err);
 
 json_t *rt_state_new(const rt_plan *plan);
+/* The container's state.json, or NULL with err. */
+json_t *rt_state_load(int dir_fd, vce_err *err);
 void rt_state_set_exit(json_t *state, int code);
 int rt_state_save(int dir_fd, json_t *state, vce_err *err);
 

@@ -133,6 +133,11 @@ static int make_path(int rootfd, const char *path, bool dir, resolve_mode mode, 
 	}
 	fd = open_at_root(rootfd, rel, O_PATH, mode);
 done:
+	if (fd < 0 && errno == ELOOP && !vce_have_openat2())
+		return vce_error_make(err, 0,
+				      "%s goes through a symlink, and without openat2 (Linux 5.6) "
+				      "vce follows none in the container: mount on a real folder",
+				      path);
 	if (fd < 0)
 		return vce_error_make(err, errno, "mount point %s in the container", path);
 	return fd;

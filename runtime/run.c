@@ -376,10 +376,14 @@ done:
 		if (rt_container_remove(store, plan.id, &rm_err) < 0)
 			vce_warn("could not remove container %s: %s", plan.name, rm_err->msg);
 	} else {
-		state = rt_state_new(&plan);
-		rt_state_set_exit(state, *exit_code);
 		cleanup_err vce_err st_err = NULL;
-		rt_state_save(dir_fd, state, &st_err);
+		state = rt_state_load(dir_fd, &st_err);
+		if (state == NULL)
+			state = rt_state_new(&plan);
+		rt_state_set_exit(state, *exit_code);
+		if (rt_state_save(dir_fd, state, &st_err) < 0)
+			vce_warn("could not record the exit of container %s: %s", plan.name,
+				 st_err->msg);
 	}
 	if (s.master >= 0)
 		close(s.master);
