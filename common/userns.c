@@ -59,13 +59,13 @@ bool vce_subid_range(vce_idrange *out)
 	       find_subid("/etc/subgid", name, getuid(), &out->gid_start, &out->gid_count);
 }
 
-static int run_map_helper(const char *tool, pid_t pid, const vce_idrange_line *r, size_t n,
-			  vce_err *err)
+/* Starts newuidmap or newgidmap for pid's namespace; returns its pid. */
+static pid_t start_map_helper(const char *tool, pid_t pid, const vce_idrange_line *r, size_t n,
+			      vce_err *err)
 {
 	char args[1 + 3 * 3][24];
 	char *argv[1 + 1 + 3 * 3 + 1];
 	size_t k = 0;
-	int status;
 	pid_t child;
 
 	argv[k++] = (char *)tool;
@@ -87,11 +87,35 @@ static int run_map_helper(const char *tool, pid_t pid, const vce_idrange_line *r
 		execv(tool, argv);
 		_exit(127);
 	}
-	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	return child;
+}
+
+static bool helper_succeeded(pid_t child)
+{
+	int status;
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Both helpers at once: each is a setuid program's start, the larger part
+ * of a rootless container's start. */
+static int run_map_helpers(pid_t pid, const vce_idmap *map, vce_err *err)
+{
+	pid_t u = start_map_helper("/usr/bin/newuidmap", pid, map->uid, map->n_uid, err);
+	pid_t g =
+	    u < 0 ? -1 : start_map_helper("/usr/bin/newgidmap", pid, map->gid, map->n_gid, err);
+	bool ok_u = u > 0 && helper_succeeded(u);
+	bool ok_g = g > 0 && helper_succeeded(g);
+
+	if (u < 0 || g < 0)
+		return -1;
+	if (!ok_u || !ok_g)
 		return vce_error_make(err, 0,
 				      "%s could not map the ids of a user namespace: check this "
 				      "user's ranges in /etc/subuid and /etc/subgid",
-				      tool);
+				      ok_u ? "newgidmap" : "newuidmap");
 	return 0;
 }
 
@@ -120,11 +144,7 @@ static int write_map_file(pid_t pid, const char *file, const vce_idrange_line *r
 int vce_write_id_maps(pid_t pid, const vce_idmap *map, vce_err *err)
 {
 	if (map->helpers)
-		return run_map_helper("/usr/bin/newuidmap", pid, map->uid, map->n_uid, err) < 0 ||
-			       run_map_helper("/usr/bin/newgidmap", pid, map->gid, map->n_gid,
-					      err) < 0
-			   ? -1
-			   : 0;
+		return run_map_helpers(pid, map, err);
 	if (write_map_file(pid, "uid_map", map->uid, map->n_uid, err) < 0)
 		return -1;
 	/* Without privilege, a gid map may be written only once setgroups
