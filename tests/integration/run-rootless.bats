@@ -30,7 +30,7 @@ home_of() {
 	getent passwd "$1" | cut -d: -f6
 }
 
-# Nothing left: no container, no mount, no process of the user's.
+# Nothing left: no container, no mount, no process of vce's.
 assert_clean() { # user
 	local store
 	store=$(home_of "$1")/.local/share/vce
@@ -39,8 +39,10 @@ assert_clean() { # user
 		return 1
 	}
 	! grep -q "$store" /proc/self/mountinfo
-	! pgrep -u "$1" >/dev/null || {
-		echo "processes left: $(pgrep -au "$1")" >&2
+	# vce and the container's init share the command line; the rest of
+	# a container dies with its init
+	! pgrep -f "$ROOTLESS_VCE" >/dev/null || {
+		echo "processes left: $(pgrep -af "$ROOTLESS_VCE")" >&2
 		return 1
 	}
 }
