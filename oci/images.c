@@ -306,31 +306,28 @@ static int mark_image(oci_store *store, const oci_image *img, char ***blobs, siz
 /* Removes every blob and cached layer no remaining image refers to. */
 /* The layers containers are made of stay while the containers do, even
  * when their image is gone (rmi -f). */
+struct layer_marks {
+	char ***layers;
+	size_t *n;
+};
+
+static bool mark_layers_of(const char *id, json_t *state, void *ctx)
+{
+	struct layer_marks *m = ctx;
+	json_t *layer;
+	size_t i;
+
+	(void)id;
+	json_array_foreach (json_object_get(state, "layers"), i, layer)
+		if (oci_digest_valid(json_string_value(layer)))
+			mark(m->layers, m->n, json_string_value(layer));
+	return false;
+}
+
 static void mark_container_layers(oci_store *store, char ***layers, size_t *n)
 {
-	int cfd = openat(oci_store_dirfd(store), "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *dir = cfd >= 0 ? fdopendir(cfd) : NULL;
-	struct dirent *de;
-
-	while (dir && (de = readdir(dir)) != NULL) {
-		cleanup_free char *path = NULL, *text = NULL;
-		cleanup_json json_t *state = NULL;
-		cleanup_err vce_err err = NULL;
-		json_t *layer;
-		size_t len, i;
-
-		if (de->d_name[0] == '.')
-			continue;
-		path = xasprintf("%s/state.json", de->d_name);
-		if (vce_read_file_at(dirfd(dir), path, 1 << 20, &text, &len, &err) < 0 ||
-		    vce_json_parse(text, len, &state, &err) < 0)
-			continue;
-		json_array_foreach (json_object_get(state, "layers"), i, layer)
-			if (oci_digest_valid(json_string_value(layer)))
-				mark(layers, n, json_string_value(layer));
-	}
-	if (dir)
-		closedir(dir);
+	struct layer_marks m = { layers, n };
+	oci_each_container(store, mark_layers_of, &m);
 }
 
 static int collect_garbage(oci_store *store, const oci_images *images, vce_err *err)
@@ -371,14 +368,14 @@ static int collect_garbage(oci_store *store, const oci_images *images, vce_err *
 	return ret;
 }
 
-bool oci_image_in_use(oci_store *store, const char *image_id, char **container_out)
+bool oci_each_container(oci_store *store, oci_container_fn fn, void *ctx)
 {
 	int cfd = openat(oci_store_dirfd(store), "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dir = cfd >= 0 ? fdopendir(cfd) : NULL;
 	struct dirent *de;
-	bool used = false;
+	bool stop = false;
 
-	while (dir && !used && (de = readdir(dir)) != NULL) {
+	while (dir && !stop && (de = readdir(dir)) != NULL) {
 		cleanup_free char *path = NULL, *text = NULL;
 		cleanup_json json_t *state = NULL;
 		cleanup_err vce_err err = NULL;
@@ -390,17 +387,40 @@ bool oci_image_in_use(oci_store *store, const char *image_id, char **container_o
 		if (vce_read_file_at(dirfd(dir), path, 1 << 20, &text, &len, &err) < 0 ||
 		    vce_json_parse(text, len, &state, &err) < 0)
 			continue;
-		const char *id = vce_json_string(state, "image");
-		if (id && strcmp(id, image_id) == 0) {
-			const char *name = vce_json_string(state, "name");
-			used = true;
-			if (container_out)
-				*container_out = xstrdup(name ? name : de->d_name);
-		}
+		stop = fn(de->d_name, state, ctx);
 	}
 	if (dir)
 		closedir(dir);
-	return used;
+	return stop;
+}
+
+struct image_user {
+	const char *image_id;
+	char *container;
+};
+
+static bool uses_image(const char *id, json_t *state, void *ctx)
+{
+	struct image_user *u = ctx;
+	const char *image = vce_json_string(state, "image");
+	const char *name = vce_json_string(state, "name");
+
+	if (image == NULL || strcmp(image, u->image_id) != 0)
+		return false;
+	u->container = xstrdup(name ? name : id);
+	return true;
+}
+
+bool oci_image_in_use(oci_store *store, const char *image_id, char **container_out)
+{
+	struct image_user u = { image_id, NULL };
+
+	oci_each_container(store, uses_image, &u);
+	if (u.container && container_out)
+		*container_out = u.container;
+	else
+		free(u.container);
+	return u.container != NULL;
 }
 
 static int rmi_locked(oci_store *store, oci_images *images, const char *what, bool force,

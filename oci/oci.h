@@ -219,6 +219,11 @@ void oci_usage_free(oci_usage *u);
  * container uses, and then every blob and layer no image needs. */
 int oci_prune(oci_store *store, bool all, char ***removed, size_t *n_removed, vce_err *err);
 
+/* Calls fn with the id and state.json of each container in the store
+ * (containers/<id>/), until fn returns true; returns whether it did. */
+typedef bool (*oci_container_fn)(const char *id, json_t *state, void *ctx);
+bool oci_each_container(oci_store *store, oci_container_fn fn, void *ctx);
+
 /* The ids of images that containers in the store use (containers/<id>/
  * state.json "image"); rmi refuses to remove those without force. */
 bool oci_image_in_use(oci_store *store, const char *image_id, char **container_out);

@@ -48,39 +48,19 @@ static bool name_valid(const char *name)
 	       strlen(name);
 }
 
-/* The container named `name`, if any; its id into *id. */
-static bool name_taken(int containers_fd, const char *name, char **id)
+static bool has_name(const char *id, json_t *state, void *ctx)
 {
-	DIR *dir = vce_opendir_at(containers_fd);
-	struct dirent *de;
-	bool taken = false;
-
-	while (dir && !taken && (de = readdir(dir)) != NULL) {
-		cleanup_free char *path = NULL, *text = NULL;
-		cleanup_json json_t *state = NULL;
-		cleanup_err vce_err err = NULL;
-		size_t len;
-		const char *n;
-
-		if (de->d_name[0] == '.')
-			continue;
-		path = xasprintf("%s/state.json", de->d_name);
-		if (vce_read_file_at(containers_fd, path, 1 << 20, &text, &len, &err) < 0 ||
-		    vce_json_parse(text, len, &state, &err) < 0)
-			continue;
-		n = vce_json_string(state, "name");
-		if (n && strcmp(n, name) == 0) {
-			taken = true;
-			if (id)
-				*id = xstrdup(de->d_name);
-		}
-	}
-	if (dir)
-		closedir(dir);
-	return taken;
+	const char *name = vce_json_string(state, "name");
+	(void)id;
+	return name && strcmp(name, ctx) == 0;
 }
 
-static char *pick_name(int containers_fd)
+static bool name_taken(oci_store *store, const char *name)
+{
+	return oci_each_container(store, has_name, (void *)name);
+}
+
+static char *pick_name(oci_store *store)
 {
 	for (int tries = 0;; tries++) {
 		unsigned char r[3];
@@ -97,7 +77,7 @@ static char *pick_name(int containers_fd)
 			free(name);
 			name = numbered;
 		}
-		if (!name_taken(containers_fd, name, NULL))
+		if (!name_taken(store, name))
 			return name;
 		free(name);
 	}
@@ -241,7 +221,7 @@ int rt_container_create(oci_store *store, const rt_options *opts, rt_plan *plan,
 	cfd = vce_mkdirs_at(oci_store_dirfd(store), "containers", 0700, err);
 	if (cfd < 0)
 		goto out;
-	if (opts->name && name_taken(cfd, opts->name, NULL)) {
+	if (opts->name && name_taken(store, opts->name)) {
 		vce_error_make(err, 0,
 			       "the name \"%s\" is in use by another container: remove it "
 			       "(vce rm %s) or choose another --name",
@@ -250,7 +230,7 @@ int rt_container_create(oci_store *store, const rt_options *opts, rt_plan *plan,
 	}
 	vce_random_hex(hex, 32);
 	plan->id = xstrdup(hex);
-	plan->name = opts->name ? xstrdup(opts->name) : pick_name(cfd);
+	plan->name = opts->name ? xstrdup(opts->name) : pick_name(store);
 	plan->image_id = xstrdup(images.items[i].id);
 	plan->image_name = xstrdup(opts->image);
 	plan->dir = xasprintf("%s/containers/%s", oci_store_path(store), hex);
