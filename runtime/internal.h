@@ -23,7 +23,6 @@ typedef struct rt_plan {
 	char *dir;	 /* <store>/containers/<id> */
 	char *cache_dir; /* <store>/rootfs-cache: lowerdirs are relative to it */
 	char **lowers;	 /* "<hex>/rootfs", top layer first */
-	int dir_fd;	 /* containers/<id>, opened by vce */
 	size_t n_lowers;
 	char **argv, **envp;
 	size_t n_argv, n_envp;

@@ -52,12 +52,9 @@ static const struct {
 	{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 };
 
-typedef enum {
-	IN_ROOT, /* symlinks resolved as if the rootfs were / */
-	BENEATH, /* symlinks followed, but none may lead out */
-} resolve_mode;
-
-static int open_at_root(int rootfd, const char *rel, int flags, resolve_mode mode)
+/* Symlinks are resolved as if the rootfs were / (as Docker resolves a
+ * volume's path): a symlink cannot lead out of the container. */
+static int open_at_root(int rootfd, const char *rel, int flags)
 {
 	struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC };
 
@@ -66,7 +63,6 @@ static int open_at_root(int rootfd, const char *rel, int flags, resolve_mode mod
 		cleanup_err vce_err err = NULL;
 		return vce_open_beneath(rootfd, rel, flags, 0, &err);
 	}
-	(void)mode;
 	how.resolve = RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT;
 	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
 }
@@ -80,13 +76,13 @@ static bool same_file(int a, int b)
 
 /* mkdir -p of rel's parents inside the rootfs, then rel itself as a
  * directory or an empty file; returns an O_PATH fd on it. */
-static int make_path(int rootfd, const char *path, bool dir, resolve_mode mode, vce_err *err);
+static int make_path(int rootfd, const char *path, bool dir, vce_err *err);
 
 /* The mount point: a symlink to / or above it (CVE-2021-30465's way to
  * mount over the container's root) is refused. */
-static int make_target(int rootfd, const char *path, bool dir, resolve_mode mode, vce_err *err)
+static int make_target(int rootfd, const char *path, bool dir, vce_err *err)
 {
-	int fd = make_path(rootfd, path, dir, mode, err);
+	int fd = make_path(rootfd, path, dir, err);
 
 	if (fd >= 0 && same_file(fd, rootfd)) {
 		close(fd);
@@ -98,7 +94,7 @@ static int make_target(int rootfd, const char *path, bool dir, resolve_mode mode
 	return fd;
 }
 
-static int make_path(int rootfd, const char *path, bool dir, resolve_mode mode, vce_err *err)
+static int make_path(int rootfd, const char *path, bool dir, vce_err *err)
 {
 	cleanup_free char *rel = xstrdup(path + strspn(path, "/"));
 	char *slash;
@@ -106,7 +102,7 @@ static int make_path(int rootfd, const char *path, bool dir, resolve_mode mode, 
 
 	if (*rel == '\0')
 		return vce_error_make(err, 0, "cannot mount over the container's root");
-	fd = open_at_root(rootfd, rel, O_PATH, mode);
+	fd = open_at_root(rootfd, rel, O_PATH);
 	if (fd >= 0 || errno != ENOENT)
 		goto done;
 	slash = strrchr(rel, '/');
@@ -114,7 +110,7 @@ static int make_path(int rootfd, const char *path, bool dir, resolve_mode mode, 
 		cleanup_close int parent = -1;
 		if (slash) {
 			*slash = '\0';
-			parent = make_path(rootfd, rel, true, mode, err);
+			parent = make_path(rootfd, rel, true, err);
 			*slash = '/';
 			if (parent < 0)
 				return -1;
@@ -122,7 +118,7 @@ static int make_path(int rootfd, const char *path, bool dir, resolve_mode mode, 
 			parent = dup(rootfd);
 		}
 		const char *last = slash ? slash + 1 : rel;
-		cleanup_close int reopened = open_at_root(parent, ".", O_DIRECTORY, IN_ROOT);
+		cleanup_close int reopened = open_at_root(parent, ".", O_DIRECTORY);
 		if (reopened < 0)
 			return vce_error_make(err, errno, "open %s", path);
 		if (dir ? mkdirat(reopened, last, 0755) < 0
@@ -131,7 +127,7 @@ static int make_path(int rootfd, const char *path, bool dir, resolve_mode mode, 
 				return vce_error_make(err, errno, "create mount point %s", path);
 		}
 	}
-	fd = open_at_root(rootfd, rel, O_PATH, mode);
+	fd = open_at_root(rootfd, rel, O_PATH);
 done:
 	if (fd < 0 && errno == ELOOP && !vce_have_openat2())
 		return vce_error_make(err, 0,
@@ -177,23 +173,23 @@ static int make_readonly(int fd, bool recursive, const char *what, vce_err *err)
 static int mount_at(int rootfd, const char *src, const char *path, bool dir, const char *type,
 		    unsigned long flags, const char *data, vce_err *err)
 {
-	cleanup_close int fd = make_target(rootfd, path, dir, IN_ROOT, err);
+	cleanup_close int fd = make_target(rootfd, path, dir, err);
 	if (fd < 0)
 		return -1;
 	return mount_on(src, fd, type, flags, data, path, err);
 }
 
 static int bind_at(int rootfd, const char *src, const char *path, bool dir, bool readonly,
-		   resolve_mode mode, vce_err *err)
+		   vce_err *err)
 {
-	cleanup_close int fd = make_target(rootfd, path, dir, mode, err);
+	cleanup_close int fd = make_target(rootfd, path, dir, err);
 	cleanup_close int mounted = -1;
 
 	if (fd < 0 || mount_on(src, fd, NULL, MS_BIND | MS_REC, NULL, path, err) < 0)
 		return -1;
 	if (!readonly)
 		return 0;
-	mounted = open_at_root(rootfd, path + strspn(path, "/"), O_PATH, mode);
+	mounted = open_at_root(rootfd, path + strspn(path, "/"), O_PATH);
 	if (mounted < 0)
 		return vce_error_make(err, errno, "open %s", path);
 	return make_readonly(mounted, true, path, err);
@@ -272,7 +268,7 @@ static int setup_overlay(const rt_plan *plan, const char *target, vce_err *err)
  * the command sees its /dev/pts/0; the master goes to vce outside. */
 static int open_pty(int rootfd, int *master, int *slave, vce_err *err)
 {
-	*master = open_at_root(rootfd, "dev/pts/ptmx", O_RDWR | O_NOCTTY, IN_ROOT);
+	*master = open_at_root(rootfd, "dev/pts/ptmx", O_RDWR | O_NOCTTY);
 	if (*master < 0 || unlockpt(*master) < 0)
 		return vce_error_make(err, errno, "open a terminal in the container");
 	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -285,7 +281,7 @@ static int open_pty(int rootfd, int *master, int *slave, vce_err *err)
  * host's in a user namespace, where mknod is not allowed. */
 static int make_devices(const rt_plan *plan, int rootfd, vce_err *err)
 {
-	cleanup_close int dev = open_at_root(rootfd, "dev", O_DIRECTORY, IN_ROOT);
+	cleanup_close int dev = open_at_root(rootfd, "dev", O_DIRECTORY);
 
 	if (dev < 0)
 		return vce_error_make(err, errno, "open /dev in the container");
@@ -297,7 +293,7 @@ static int make_devices(const rt_plan *plan, int rootfd, vce_err *err)
 			    makedev(devices[i].major, devices[i].minor)) == 0 &&
 		    fchmodat(dev, devices[i].name, 0666, 0) == 0)
 			continue;
-		if (bind_at(rootfd, host, path, false, false, IN_ROOT, err) < 0)
+		if (bind_at(rootfd, host, path, false, false, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -331,10 +327,10 @@ static int setup_dev(const rt_plan *plan, int rootfd, int *master, int *slave, v
 		if (open_pty(rootfd, master, slave, err) < 0)
 			return -1;
 		src = fd_path(*slave);
-		if (bind_at(rootfd, src, "/dev/console", false, false, IN_ROOT, err) < 0)
+		if (bind_at(rootfd, src, "/dev/console", false, false, err) < 0)
 			return -1;
 	}
-	dev = open_at_root(rootfd, "dev", O_DIRECTORY, IN_ROOT);
+	dev = open_at_root(rootfd, "dev", O_DIRECTORY);
 	if (dev < 0)
 		return vce_error_make(err, errno, "open /dev in the container");
 	symlinkat("pts/ptmx", dev, "ptmx");
@@ -348,7 +344,7 @@ static int setup_dev(const rt_plan *plan, int rootfd, int *master, int *slave, v
 
 static int setup_sys(int rootfd, vce_err *err)
 {
-	cleanup_close int fd = make_target(rootfd, "/sys", true, IN_ROOT, err);
+	cleanup_close int fd = make_target(rootfd, "/sys", true, err);
 	cleanup_close int cg = -1;
 	cleanup_free char *path = NULL;
 
@@ -362,7 +358,7 @@ static int setup_sys(int rootfd, vce_err *err)
 		if (make_readonly(fd, true, "/sys", err) < 0)
 			return -1;
 	}
-	cg = open_at_root(rootfd, "sys/fs/cgroup", O_PATH | O_DIRECTORY, IN_ROOT);
+	cg = open_at_root(rootfd, "sys/fs/cgroup", O_PATH | O_DIRECTORY);
 	if (cg >= 0) {
 		cleanup_free char *cgpath = fd_path(cg);
 		if (mount("cgroup2", cgpath, "cgroup2",
@@ -376,7 +372,7 @@ static int mask_paths(int rootfd, vce_err *err)
 {
 	for (size_t i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++) {
 		const char *rel = masked_paths[i] + 1;
-		cleanup_close int fd = open_at_root(rootfd, rel, O_PATH, IN_ROOT);
+		cleanup_close int fd = open_at_root(rootfd, rel, O_PATH);
 		struct stat st;
 		if (fd < 0 || fstat(fd, &st) < 0)
 			continue;
@@ -387,14 +383,14 @@ static int mask_paths(int rootfd, vce_err *err)
 	}
 	for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++) {
 		const char *rel = readonly_paths[i] + 1;
-		cleanup_close int fd = open_at_root(rootfd, rel, O_PATH, IN_ROOT);
+		cleanup_close int fd = open_at_root(rootfd, rel, O_PATH);
 		cleanup_close int mounted = -1;
 		if (fd < 0)
 			continue;
 		cleanup_free char *self = fd_path(fd);
 		if (mount_on(self, fd, NULL, MS_BIND | MS_REC, NULL, readonly_paths[i], err) < 0)
 			return -1;
-		mounted = open_at_root(rootfd, rel, O_PATH, IN_ROOT);
+		mounted = open_at_root(rootfd, rel, O_PATH);
 		if (mounted < 0 || make_readonly(mounted, true, readonly_paths[i], err) < 0)
 			return mounted < 0 ? vce_error_make(err, errno, "open %s", rel) : -1;
 	}
@@ -408,7 +404,7 @@ static int setup_etc(const rt_plan *plan, int rootfd, vce_err *err)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		cleanup_free char *src = xasprintf("%s/%s", plan->dir, files[i]);
 		cleanup_free char *dst = xasprintf("/etc/%s", files[i]);
-		if (bind_at(rootfd, src, dst, false, false, IN_ROOT, err) < 0)
+		if (bind_at(rootfd, src, dst, false, false, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -426,7 +422,7 @@ static int user_mounts(const rt_plan *plan, int rootfd, vce_err *err)
 		} else {
 			struct stat st;
 			bool dir = stat(m->source, &st) < 0 || S_ISDIR(st.st_mode);
-			ret = bind_at(rootfd, m->source, m->target, dir, m->readonly, IN_ROOT, err);
+			ret = bind_at(rootfd, m->source, m->target, dir, m->readonly, err);
 		}
 		if (ret < 0)
 			return -1;

@@ -313,12 +313,11 @@ static int start(const rt_plan *plan, int dir_fd, session *s, vce_err *err)
 
 /* Root with a user namespace: the container's directory belongs to the
  * namespace's root, which must write its upper layer and read its files. */
-static int hand_over(rt_plan *plan, int dir_fd, vce_err *err)
+static int hand_over(const rt_plan *plan, int dir_fd, vce_err *err)
 {
 	uid_t u;
 	gid_t g;
 
-	plan->dir_fd = dir_fd;
 	if (!plan->userns || plan->rootless)
 		return 0;
 	u = (uid_t)(plan->map.uid[0].inside == 0 ? plan->map.uid[0].outside : 65534);

@@ -152,13 +152,8 @@ static const rule docker_rules[] = {
 	{ "perf_event_open", ALLOW, { { 0 } }, 0, CAP(CAP_PERFMON), 0, NULL },
 };
 
-/* This machine's architecture as Go (and so Docker's profiles) names it. */
-static const char *go_arch(void)
-{
-	const char *a = oci_host_arch();
-	return a;
-}
-
+/* Docker's profiles name architectures as Go does, as oci_host_arch()
+ * does. */
 static bool word_in(const char *words, const char *word)
 {
 	size_t n = strlen(word);
@@ -173,7 +168,7 @@ static bool rule_applies(const rule *r, uint64_t caps)
 {
 	if ((caps & r->caps_in) != r->caps_in || (caps & r->caps_out) != 0)
 		return false;
-	return r->arches == NULL || word_in(r->arches, go_arch());
+	return r->arches == NULL || word_in(r->arches, oci_host_arch());
 }
 
 /* Docker's rule: conditions on distinct arguments are and-ed in one rule;
@@ -422,7 +417,7 @@ static int parse_syscall(profile *p, json_t *sc, vce_err *err)
 	/* An excluded arch: the rule is dropped here if it is this one. */
 	if (json_is_array(json_object_get(exc, "arches"))) {
 		cleanup_free char *ex = join_strings(json_object_get(exc, "arches"));
-		if (word_in(ex, go_arch()))
+		if (word_in(ex, oci_host_arch()))
 			return 0;
 	}
 	p->rules = xrealloc(p->rules, (p->n + 1) * sizeof(rule));
