@@ -147,5 +147,21 @@ void vce_random_hex(char *out, size_t nbytes);
 void vce_format_size(uint64_t bytes, char *out, size_t outlen);
 /* "3 minutes ago" for an RFC 3339 time; copies the input if unparsable. */
 void vce_format_age(const char *rfc3339, char *out, size_t outlen);
+/* "2026-11-22T10:00:00.123456789Z" for now. */
+void vce_now_rfc3339(char *out, size_t len);
+
+/* ---- processes, named by pid and start time (a pid may be reused) ---- */
+/* The start time of pid in clock ticks since boot; 0 if there is none. */
+unsigned long long vce_process_start(pid_t pid);
+bool vce_process_alive(pid_t pid, unsigned long long start);
+/* This boot's id: a state file from before a reboot names no process. */
+void vce_boot_id(char *out, size_t len);
+/* A pidfd of pid if it is still the process that started at `start`;
+ * -1 with errno otherwise. */
+int vce_pidfd_open(pid_t pid, unsigned long long start);
+int vce_pidfd_signal(int pidfd, int sig);
+/* For a process that lives long and does little (a supervisor): gives
+ * back the pages of code and read-only data read in at start. */
+void vce_shed_clean_pages(void);
 
 #endif

@@ -28,3 +28,25 @@ void vce_json_decrefp(json_t **j)
 	if (*j)
 		json_decref(*j);
 }
+
+json_t *vce_json_strv(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+char **vce_json_to_strv(json_t *array, size_t *n)
+{
+	char **v = NULL;
+	size_t i;
+	json_t *s;
+
+	*n = 0;
+	json_array_foreach (array, i, s) {
+		if (json_is_string(s))
+			vce_strv_push(&v, n, xstrdup(json_string_value(s)));
+	}
+	return v;
+}

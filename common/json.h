@@ -12,5 +12,8 @@ void vce_json_decrefp(json_t **j);
 /* Parses a JSON object; anything else is an error. */
 int vce_json_parse(const char *text, size_t len, json_t **out, vce_err *err);
 const char *vce_json_string(json_t *obj, const char *key);
+/* An array of the n strings; and back (strings only, allocated). */
+json_t *vce_json_strv(char *const *v, size_t n);
+char **vce_json_to_strv(json_t *array, size_t *n);
 
 #endif

@@ -1,6 +1,8 @@
 /* A container's record in the store:
  *
- *   containers/<id>/state.json    id, name, image, layers, status (atomic)
+ *   containers/<id>/state.json    id, name, image, layers, status, pids (atomic)
+ *   containers/<id>/options.json  what create was asked (start rebuilds from it)
+ *   containers/<id>/log, log.1    the output of a detached container
  *   containers/<id>/upper, work   the overlay's writable layer
  *   containers/<id>/rootfs        where the overlay is mounted (inside the
  *                                 container's mount namespace only)
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,16 +31,6 @@ static const char *const adjectives[] = { "brave", "calm",  "clever", "eager", "
 static const char *const nouns[] = { "babbage", "curie",   "darwin",  "euler",	  "faraday",
 				     "gauss",	"hopper",  "kepler",  "lovelace", "noether",
 				     "pascal",	"ritchie", "shannon", "turing",	  "wilkes" };
-
-static void now_rfc3339(char *out, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
-}
 
 static bool name_valid(const char *name)
 {
@@ -137,7 +130,7 @@ json_t *rt_state_new(const rt_plan *plan)
 	json_t *state = json_object(), *layers = json_array();
 	char now[64];
 
-	now_rfc3339(now, sizeof(now));
+	vce_now_rfc3339(now, sizeof(now));
 	for (size_t i = 0; i < plan->n_lowers; i++)
 		json_array_append_new(layers, json_string(plan->diff_ids[i]));
 	json_object_set_new(state, "id", json_string(plan->id));
@@ -147,6 +140,12 @@ json_t *rt_state_new(const rt_plan *plan)
 	json_object_set_new(state, "layers", layers);
 	json_object_set_new(state, "created", json_string(now));
 	json_object_set_new(state, "status", json_string("created"));
+	json_object_set_new(state, "argv", vce_json_strv(plan->argv, plan->n_argv));
+	json_object_set_new(state, "env", vce_json_strv(plan->envp, plan->n_envp));
+	json_object_set_new(state, "workdir", json_string(plan->cwd));
+	json_object_set_new(state, "uid", json_integer(plan->uid));
+	json_object_set_new(state, "gid", json_integer(plan->gid));
+	json_object_set_new(state, "hostname", json_string(plan->hostname));
 	if (plan->stop_signal)
 		json_object_set_new(state, "stop_signal", json_string(plan->stop_signal));
 	return state;
@@ -172,13 +171,66 @@ json_t *rt_state_load(int dir_fd, vce_err *err)
 	return state;
 }
 
+static const char *const process_fields[] = { "pid", "pid_start", "supervisor_pid",
+					      "supervisor_start", "boot_id" };
+
+void rt_state_set_running(json_t *state, pid_t init, pid_t supervisor)
+{
+	char now[64], boot[64];
+
+	vce_now_rfc3339(now, sizeof(now));
+	vce_boot_id(boot, sizeof(boot));
+	json_object_set_new(state, "status", json_string("running"));
+	json_object_set_new(state, "started", json_string(now));
+	json_object_set_new(state, "pid", json_integer(init));
+	json_object_set_new(state, "pid_start", json_integer((json_int_t)vce_process_start(init)));
+	json_object_set_new(state, "supervisor_pid", json_integer(supervisor));
+	json_object_set_new(state, "supervisor_start",
+			    json_integer((json_int_t)vce_process_start(supervisor)));
+	json_object_set_new(state, "boot_id", json_string(boot));
+	json_object_del(state, "exit_code");
+	json_object_del(state, "finished");
+	json_object_del(state, "error");
+	json_object_del(state, "oom_killed");
+	json_object_del(state, "log_error");
+}
+
 void rt_state_set_exit(json_t *state, int code)
 {
 	char now[64];
-	now_rfc3339(now, sizeof(now));
+	vce_now_rfc3339(now, sizeof(now));
 	json_object_set_new(state, "status", json_string("exited"));
 	json_object_set_new(state, "exit_code", json_integer(code));
 	json_object_set_new(state, "finished", json_string(now));
+	for (size_t i = 0; i < sizeof(process_fields) / sizeof(*process_fields); i++)
+		json_object_del(state, process_fields[i]);
+}
+
+const char *rt_state_status(json_t *state)
+{
+	const char *status = vce_json_string(state, "status");
+	return status ? status : "created";
+}
+
+bool rt_state_refresh(json_t *state)
+{
+	const char *reason = NULL, *recorded = vce_json_string(state, "boot_id");
+	json_int_t pid = json_integer_value(json_object_get(state, "supervisor_pid"));
+	json_int_t start = json_integer_value(json_object_get(state, "supervisor_start"));
+	char boot[64];
+
+	if (strcmp(rt_state_status(state), "running") != 0)
+		return false;
+	vce_boot_id(boot, sizeof(boot));
+	if (recorded == NULL || strcmp(recorded, boot) != 0)
+		reason = "the machine restarted while the container ran";
+	else if (!vce_process_alive((pid_t)pid, (unsigned long long)start))
+		reason = "vce's supervisor of the container was killed, and the container with it";
+	else
+		return false;
+	rt_state_set_exit(state, 137);
+	json_object_set_new(state, "error", json_string(reason));
+	return true;
 }
 
 static int make_dirs(int dfd, vce_err *err)
@@ -244,7 +296,7 @@ int rt_container_create(oci_store *store, const rt_options *opts, rt_plan *plan,
 	dfd = openat(cfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	state = rt_state_new(plan);
 	if (dfd < 0 || make_dirs(dfd, err) < 0 || write_etc_files(dfd, plan, err) < 0 ||
-	    rt_state_save(dfd, state, err) < 0) {
+	    rt_options_save(dfd, opts, plan, err) < 0 || rt_state_save(dfd, state, err) < 0) {
 		if (dfd < 0)
 			vce_error_make(err, errno, "open %s", plan->dir);
 		cleanup_err vce_err ignored = NULL;
@@ -283,4 +335,168 @@ int rt_container_remove(oci_store *store, const char *id, vce_err *err)
 	vce_error_release(err);
 	path = xasprintf("%s/containers/%s", oci_store_path(store), id);
 	return vce_userns_run(remove_as_namespace_root, path, err);
+}
+
+int rt_container_remove_dir(const char *dir, vce_err *err)
+{
+	if (vce_remove_tree_at(AT_FDCWD, dir, err) == 0)
+		return 0;
+	if (geteuid() == 0)
+		return -1;
+	vce_error_release(err);
+	return vce_userns_run(remove_as_namespace_root, (void *)dir, err);
+}
+
+struct lookup {
+	const char *ref;
+	char *exact; /* by name or full id */
+	char *prefix;
+	size_t n_prefix;
+};
+
+static bool match_ref(const char *id, json_t *state, void *ctx)
+{
+	struct lookup *l = ctx;
+	const char *name = vce_json_string(state, "name");
+
+	if ((name && strcmp(name, l->ref) == 0) || strcmp(id, l->ref) == 0) {
+		l->exact = xstrdup(id);
+		return true;
+	}
+	if (strncmp(id, l->ref, strlen(l->ref)) == 0) {
+		if (l->n_prefix++ == 0)
+			l->prefix = xstrdup(id);
+	}
+	return false;
+}
+
+int rt_container_resolve(oci_store *store, const char *ref, char **id, vce_err *err)
+{
+	struct lookup l = { .ref = ref };
+
+	if (*ref == '\0' || strchr(ref, '/'))
+		return vce_error_make(err, 0, "no such container: \"%s\"", ref);
+	oci_each_container(store, match_ref, &l);
+	if (l.exact) {
+		free(l.prefix);
+		*id = l.exact;
+		return 0;
+	}
+	if (l.n_prefix == 1) {
+		*id = l.prefix;
+		return 0;
+	}
+	free(l.prefix);
+	if (l.n_prefix > 1)
+		return vce_error_make(err, 0,
+				      "\"%s\" is the start of %zu container ids: give more of "
+				      "the id, or the name",
+				      ref, l.n_prefix);
+	return vce_error_make(err, 0, "no such container: %s (see 'vce ps -a')", ref);
+}
+
+int rt_container_open(oci_store *store, const char *ref, rt_container *c, vce_err *err)
+{
+	cleanup_free char *path = NULL;
+
+	*c = (rt_container){ .dir_fd = -1, .lock_fd = -1 };
+	if (rt_container_resolve(store, ref, &c->id, err) < 0)
+		return -1;
+	path = xasprintf("containers/%s", c->id);
+	c->dir_fd = openat(oci_store_dirfd(store), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dir_fd < 0 || (c->lock_fd = rt_state_lock(c->dir_fd, err)) < 0) {
+		vce_error_release(err);
+		vce_error_make(err, 0, "no such container: %s (see 'vce ps -a')", ref);
+		rt_container_close(c);
+		return -1;
+	}
+	/* Removed while we waited for the lock? */
+	c->state = rt_state_load(c->dir_fd, err);
+	if (c->state == NULL) {
+		vce_error_release(err);
+		vce_error_make(err, 0, "no such container: %s (see 'vce ps -a')", ref);
+		rt_container_close(c);
+		return -1;
+	}
+	if (rt_state_refresh(c->state)) {
+		cleanup_err vce_err ignored = NULL;
+		rt_state_save(c->dir_fd, c->state, &ignored);
+	}
+	return 0;
+}
+
+int rt_container_save(rt_container *c, vce_err *err)
+{
+	return rt_state_save(c->dir_fd, c->state, err);
+}
+
+void rt_container_close(rt_container *c)
+{
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	if (c->dir_fd >= 0)
+		close(c->dir_fd);
+	json_decref(c->state);
+	free(c->id);
+	*c = (rt_container){ .dir_fd = -1, .lock_fd = -1 };
+}
+
+int rt_state_lock(int dir_fd, vce_err *err)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return vce_error_make(err, errno, "open the container's directory");
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return vce_error_make(err, errno, "lock the container");
+		}
+	}
+	return fd;
+}
+
+int rt_rename(oci_store *store, const char *ref, const char *name, vce_err *err)
+{
+	rt_container c;
+	int ret = -1;
+
+	if (!name_valid(name))
+		return vce_error_make(
+		    err, 0,
+		    "invalid container name \"%s\": use letters, digits and _ . - "
+		    "(starting with a letter or digit)",
+		    name);
+	if (oci_store_lock(store, err) < 0)
+		return -1;
+	if (rt_container_open(store, ref, &c, err) < 0)
+		goto out;
+	if (name_taken(store, name)) {
+		vce_error_make(err, 0, "the name \"%s\" is in use by another container", name);
+	} else {
+		json_object_set_new(c.state, "name", json_string(name));
+		ret = rt_container_save(&c, err);
+	}
+	rt_container_close(&c);
+out:
+	oci_store_unlock(store);
+	return ret;
+}
+
+pid_t rt_container_member(pid_t init)
+{
+	char path[64], buf[256];
+	cleanup_close int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)init);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return init;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return init;
+	buf[n] = '\0';
+	return (pid_t)strtol(buf, NULL, 10) > 0 ? (pid_t)strtol(buf, NULL, 10) : init;
 }

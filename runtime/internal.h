@@ -4,6 +4,9 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <termios.h>
+
+#include <jansson.h>
 
 #include "runtime.h"
 
@@ -43,6 +46,8 @@ typedef struct rt_plan {
 	size_t seccomp_len;
 	rt_mount *mounts;
 	size_t n_mounts;
+	rt_limits limits;
+	uint64_t log_max;
 } rt_plan;
 
 void rt_plan_free(rt_plan *plan);
@@ -94,6 +99,68 @@ int rt_exec_command(const rt_plan *plan, int slave, int *exit_code, vce_err *err
 extern const int rt_forwarded_signals[]; /* 0-terminated */
 /* pid 1: starts the command, reaps, forwards signals; returns its exit code. */
 int rt_init_main(const rt_plan *plan, int sync_fd, int console_slave);
+
+/* ---- cgroups (cgroups.c): v2, v1, or the hybrid of both ---- */
+typedef struct rt_cgroup {
+	char **dirs; /* the container's directory in each hierarchy used */
+	size_t n;
+} rt_cgroup;
+/* Creates the container's cgroup and sets its limits; a limit this
+ * machine cannot enforce is one warning, not an error, and no cgroup at
+ * all (rootless without delegation) is not an error either. */
+int rt_cgroup_create(const char *id, const rt_limits *limits, rt_cgroup *cg, vce_err *err);
+int rt_cgroup_join(const rt_cgroup *cg, pid_t pid, vce_err *err);
+void rt_cgroup_free(rt_cgroup *cg);
+/* From and to state.json's "cgroups" array. */
+json_t *rt_cgroup_to_json(const rt_cgroup *cg);
+void rt_cgroup_from_json(json_t *dirs, rt_cgroup *cg);
+/* Removes the directories (they are empty once the container is gone). */
+void rt_cgroup_remove(const rt_cgroup *cg);
+bool rt_cgroup_oom_killed(const rt_cgroup *cg);
+void rt_cgroup_stats(const rt_cgroup *cg, rt_stats *out);
+
+/* ---- starting the container's first process (run.c) ---- */
+typedef struct rt_session {
+	pid_t child;
+	int sync_fd, master, sigfd;
+	bool raw;
+	struct termios saved;
+} rt_session;
+#define RT_SESSION_INIT                                                                            \
+	{                                                                                          \
+		.child = -1, .sync_fd = -1, .master = -1, .sigfd = -1                              \
+	}
+/* Clones init into the namespaces, puts it in the cgroup, writes its id
+ * maps; the caller then awaits the exec. */
+int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_session *s,
+		     vce_err *err);
+/* Until the command runs (0), or fails (-1, err and *exit_code). */
+int rt_session_await_exec(rt_session *s, const rt_plan *plan, int *exit_code, vce_err *err);
+void rt_session_close(rt_session *s);
+/* Passes signals on to the child, and the terminal both ways with -t,
+ * until the child exits; returns its exit code. */
+int rt_session_relay(rt_session *s, bool interactive);
+/* Root with a user namespace: the container's directory belongs to the
+ * namespace's root, which must write its upper layer and read its files. */
+int rt_hand_over(const rt_plan *plan, int dir_fd, vce_err *err);
+/* state.json: running (init's pid, this process as its supervisor), and
+ * the exit (OOM kill read from the cgroup, which goes with it). locked:
+ * the caller holds the container's lock for us. */
+int rt_record_running(int dir_fd, bool locked, pid_t init, const rt_cgroup *cg, bool detached,
+		      vce_err *err);
+void rt_record_exit(int dir_fd, int code, const char *error);
+
+/* ---- the supervisor of a detached container (supervisor.c) ---- */
+/* Starts the supervisor, which starts the container, records it running
+ * and stays; returns once the command runs. The caller holds the
+ * container's lock (lock_fd), which the supervisor's state write relies on. */
+int rt_launch_detached(const rt_plan *plan, int dir_fd, int lock_fd, const rt_cgroup *cg,
+		       int *exit_code, vce_err *err);
+
+/* ---- state.json under the container's lock ---- */
+/* A fresh open file description of the directory, flock'ed: closing it
+ * lets go (a dup shared with a child would keep the lock alive). */
+int rt_state_lock(int dir_fd, vce_err *err);
 
 /* Reports an error to the parent over the sync socket ("E<code> <status>
  * <message>") and leaves; for children between fork and exec. */

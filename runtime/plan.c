@@ -191,7 +191,11 @@ static int build_userns(rt_plan *plan, const rt_options *opts, vce_err *err)
 		student_uid = (unsigned long)env_id(plan, "NB_UID");
 	if (plan->uid == 0 && env_id(plan, "NB_GID") >= 0)
 		student_gid = (unsigned long)env_id(plan, "NB_GID");
-	if (root) {
+	if (root && opts->host_ids_set) {
+		host_uid = opts->host_uid;
+		host_gid = opts->host_gid;
+		range = (vce_idrange){ 100000, 65536, 100000, 65536 };
+	} else if (root) {
 		const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
 		host_uid = su ? strtoul(su, NULL, 10) : 0;
 		host_gid = sg ? strtoul(sg, NULL, 10) : 0;
@@ -442,6 +446,8 @@ int rt_plan_build(oci_store *store, const rt_options *opts, const char *manifest
 	plan->interactive = opts->interactive;
 	plan->init = !opts->no_init;
 	plan->remove = opts->remove;
+	plan->limits = opts->limits;
+	plan->log_max = opts->log_max;
 	ret = 0;
 out:
 	rt_image_config_free(&conf);

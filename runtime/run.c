@@ -62,20 +62,24 @@ static bool root_mapped(const rt_plan *plan)
 	return plan->map.uid[0].inside == 0 && plan->map.gid[0].inside == 0;
 }
 
+static void wait_for_go(int sync_fd)
+{
+	char go;
+	if (read(sync_fd, &go, 1) != 1 || go != 'G')
+		_exit(125);
+}
+
 /* Waits for vce to write the maps (after asking, when the namespace is
  * made here rather than by clone), then becomes the namespace's root. */
 static int enter_user_namespace(int sync_fd, bool unshare_here, bool root_mapped, vce_err *err)
 {
-	char go;
-
 	if (unshare_here) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			return vce_error_make(err, errno, "create the user namespace");
 		if (send(sync_fd, "U", 1, MSG_NOSIGNAL) != 1)
 			return vce_error_make(err, errno, "ask for the id maps");
 	}
-	if (read(sync_fd, &go, 1) != 1 || go != 'G')
-		_exit(125);
+	wait_for_go(sync_fd);
 	/* Without a range, root is not mapped: the student's uid, with every
 	 * capability of the namespace, does the setting up. */
 	if (!root_mapped)
@@ -85,21 +89,57 @@ static int enter_user_namespace(int sync_fd, bool unshare_here, bool root_mapped
 	return 0;
 }
 
+/* The parent-death signal is cleared when the credentials change (as
+ * becoming the namespace's root does): set it again, and leave if the
+ * parent died in between. getppid() cannot tell (it is 0 for a pid
+ * namespace's init); the parent's end of the sync socket can. */
+static void rearm_parent_death(int sync_fd)
+{
+	struct pollfd p = { sync_fd, POLLRDHUP, 0 };
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP)))
+		_exit(137);
+}
+
+/* init is a copy of vce, not an exec: of vce's fds (store and container
+ * locks, a supervisor's pipe to the command that started it) it keeps
+ * only stdio, the sync socket and the container's directory. */
+static void close_other_fds(int sync_fd, int dir_fd)
+{
+	int lo = sync_fd < dir_fd ? sync_fd : dir_fd, hi = sync_fd < dir_fd ? dir_fd : sync_fd;
+
+	if (lo > 3)
+		syscall(SYS_close_range, 3, lo - 1, 0);
+	if (hi > lo + 1)
+		syscall(SYS_close_range, lo + 1, hi - 1, 0);
+	syscall(SYS_close_range, hi + 1, ~0U, 0);
+}
+
 static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sync_fd, int dir_fd)
 {
 	cleanup_err vce_err err = NULL;
 	int master = -1, slave = -1, code;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	close_other_fds(sync_fd, dir_fd);
 	if (plan->userns && plan->rootless) {
 		if (enter_user_namespace(sync_fd, false, root_mapped(plan), &err) < 0)
 			rt_child_fail(sync_fd, 125, &err);
+		rearm_parent_death(sync_fd);
 		/* The writable layer belongs to the container's root, as / does. */
 		if (root_mapped(plan) && (fchownat(dir_fd, "upper", 0, 0, 0) < 0 ||
 					  fchownat(dir_fd, "work", 0, 0, 0) < 0)) {
 			vce_error_make(&err, errno, "hand the writable layer to the container");
 			rt_child_fail(sync_fd, 125, &err);
 		}
+	} else {
+		wait_for_go(sync_fd);
+	}
+	/* In its cgroup now: that is the root the container sees. */
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		vce_error_make(&err, errno, "create the cgroup namespace");
+		rt_child_fail(sync_fd, 125, &err);
 	}
 	/* vce's memory and /proc/1/exe are nobody's business in there (and
 	 * not before: vce writes this process's id maps while it may). */
@@ -115,9 +155,11 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 	}
 	/* Root's store is not the namespace's to walk: root mounts first,
 	 * then enters it. */
-	if (plan->userns && !plan->rootless &&
-	    enter_user_namespace(sync_fd, true, root_mapped(plan), &err) < 0)
-		rt_child_fail(sync_fd, 125, &err);
+	if (plan->userns && !plan->rootless) {
+		if (enter_user_namespace(sync_fd, true, root_mapped(plan), &err) < 0)
+			rt_child_fail(sync_fd, 125, &err);
+		rearm_parent_death(sync_fd);
+	}
 	if (!plan->init) {
 		close(dir_fd);
 		rt_exec_command(plan, slave, &code, &err);
@@ -136,16 +178,9 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 
 /* ---- vce's side ---- */
 
-typedef struct session {
-	pid_t child;
-	int sync_fd, master, sigfd;
-	bool raw;
-	struct termios saved;
-} session;
-
 /* Reads what the container says until the command is running (EOF) or
  * has failed. Returns 0, or -1 with err and *exit_code. */
-static int await_exec(session *s, const rt_plan *plan, int *exit_code, vce_err *err)
+int rt_session_await_exec(rt_session *s, const rt_plan *plan, int *exit_code, vce_err *err)
 {
 	for (;;) {
 		char buf[4096], cbuf[CMSG_SPACE(sizeof(int))];
@@ -182,14 +217,14 @@ static int await_exec(session *s, const rt_plan *plan, int *exit_code, vce_err *
 	}
 }
 
-static void copy_window_size(const session *s)
+static void copy_window_size(const rt_session *s)
 {
 	struct winsize ws;
 	if (s->master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
 		ioctl(s->master, TIOCSWINSZ, &ws);
 }
 
-static void terminal_raw(session *s)
+static void terminal_raw(rt_session *s)
 {
 	struct termios raw;
 	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &s->saved) < 0)
@@ -200,7 +235,7 @@ static void terminal_raw(session *s)
 		s->raw = true;
 }
 
-static void terminal_restore(session *s)
+static void terminal_restore(rt_session *s)
 {
 	if (s->raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &s->saved);
@@ -222,7 +257,7 @@ static bool pump(int from, int to)
 
 /* Waits for the container's init, passing signals on and, with -t, the
  * terminal both ways. Returns init's exit code. */
-static int supervise(session *s, bool interactive)
+static int supervise(rt_session *s, bool interactive)
 {
 	bool in_open = interactive && s->master >= 0, out_open = s->master >= 0;
 	int status;
@@ -261,13 +296,28 @@ static int supervise(session *s, bool interactive)
 	return 125;
 }
 
+int rt_session_relay(rt_session *s, bool interactive)
+{
+	int code;
+
+	if (s->master >= 0) {
+		copy_window_size(s);
+		terminal_raw(s);
+	}
+	code = supervise(s, interactive);
+	s->child = -1;
+	terminal_restore(s);
+	return code;
+}
+
 static int clone_flags(const rt_plan *plan)
 {
 	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-	       CLONE_NEWCGROUP | (plan->userns && plan->rootless ? CLONE_NEWUSER : 0);
+	       (plan->userns && plan->rootless ? CLONE_NEWUSER : 0);
 }
 
-static int start(const rt_plan *plan, int dir_fd, session *s, vce_err *err)
+int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_session *s,
+		     vce_err *err)
 {
 	int sv[2];
 	sigset_t set;
@@ -302,18 +352,16 @@ static int start(const rt_plan *plan, int dir_fd, session *s, vce_err *err)
 	}
 	close(sv[1]);
 	s->sync_fd = sv[0];
-	if (plan->userns && plan->rootless) {
-		if (vce_write_id_maps(s->child, &plan->map, err) < 0)
-			return -1;
-		if (write(s->sync_fd, "G", 1) != 1)
-			return vce_error_make(err, errno, "start the container");
-	}
+	if (cg && rt_cgroup_join(cg, s->child, err) < 0)
+		return -1;
+	if (plan->userns && plan->rootless && vce_write_id_maps(s->child, &plan->map, err) < 0)
+		return -1;
+	if (write(s->sync_fd, "G", 1) != 1)
+		return vce_error_make(err, errno, "start the container");
 	return 0;
 }
 
-/* Root with a user namespace: the container's directory belongs to the
- * namespace's root, which must write its upper layer and read its files. */
-static int hand_over(const rt_plan *plan, int dir_fd, vce_err *err)
+int rt_hand_over(const rt_plan *plan, int dir_fd, vce_err *err)
 {
 	uid_t u;
 	gid_t g;
@@ -328,21 +376,69 @@ static int hand_over(const rt_plan *plan, int dir_fd, vce_err *err)
 	return 0;
 }
 
-static void stop_child(session *s)
+void rt_session_close(rt_session *s)
 {
 	if (s->child > 0) {
 		kill(s->child, SIGKILL);
 		waitpid(s->child, NULL, 0);
 		s->child = -1;
 	}
+	if (s->master >= 0)
+		close(s->master);
+	if (s->sync_fd >= 0)
+		close(s->sync_fd);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	s->master = s->sync_fd = s->sigfd = -1;
+}
+
+int rt_record_running(int dir_fd, bool locked, pid_t init, const rt_cgroup *cg, bool detached,
+		      vce_err *err)
+{
+	cleanup_close int lock = locked ? -1 : rt_state_lock(dir_fd, err);
+	cleanup_json json_t *state = NULL;
+
+	if (!locked && lock < 0)
+		return -1;
+	state = rt_state_load(dir_fd, err);
+	if (state == NULL)
+		return -1;
+	rt_state_set_running(state, init, getpid());
+	json_object_set_new(state, "cgroups", rt_cgroup_to_json(cg));
+	json_object_set_new(state, "detached", json_boolean(detached));
+	return rt_state_save(dir_fd, state, err);
+}
+
+void rt_record_exit(int dir_fd, int code, const char *error)
+{
+	cleanup_err vce_err err = NULL;
+	cleanup_close int lock = rt_state_lock(dir_fd, &err);
+	cleanup_json json_t *state = lock >= 0 ? rt_state_load(dir_fd, &err) : NULL;
+	rt_cgroup cg = { 0 };
+
+	if (state == NULL) {
+		vce_warn("could not record the container's exit: %s", err->msg);
+		return;
+	}
+	rt_cgroup_from_json(json_object_get(state, "cgroups"), &cg);
+	rt_state_set_exit(state, code);
+	json_object_set_new(state, "oom_killed", json_boolean(rt_cgroup_oom_killed(&cg)));
+	if (error)
+		json_object_set_new(state, "error", json_string(error));
+	rt_cgroup_remove(&cg);
+	rt_cgroup_free(&cg);
+	json_object_del(state, "cgroups");
+	if (rt_state_save(dir_fd, state, &err) < 0)
+		vce_warn("could not record the container's exit: %s", err->msg);
 }
 
 int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *err)
 {
 	rt_plan plan = { 0 };
-	session s = { .child = -1, .sync_fd = -1, .master = -1, .sigfd = -1 };
+	rt_session s = RT_SESSION_INIT;
+	rt_cgroup cg = { 0 };
 	cleanup_close int dir_fd = -1;
-	cleanup_json json_t *state = NULL;
+	cleanup_free char *failure = NULL;
 	int ret = -1;
 
 	*exit_code = 125;
@@ -350,11 +446,11 @@ int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *er
 		rt_plan_free(&plan);
 		return -1;
 	}
-	if (hand_over(&plan, dir_fd, err) < 0 || start(&plan, dir_fd, &s, err) < 0) {
-		stop_child(&s);
+	if (rt_cgroup_create(plan.id, &plan.limits, &cg, err) < 0 ||
+	    rt_hand_over(&plan, dir_fd, err) < 0 ||
+	    rt_session_start(&plan, dir_fd, &cg, &s, err) < 0)
 		goto done;
-	}
-	if (await_exec(&s, &plan, exit_code, err) < 0) {
+	if (rt_session_await_exec(&s, &plan, exit_code, err) < 0) {
 		int code = *exit_code;
 		/* init is on its way out; its status is not the answer. */
 		waitpid(s.child, NULL, 0);
@@ -362,34 +458,22 @@ int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *er
 		*exit_code = code;
 		goto done;
 	}
-	if (s.master >= 0) {
-		copy_window_size(&s);
-		terminal_raw(&s);
-	}
-	*exit_code = supervise(&s, opts->interactive);
-	terminal_restore(&s);
+	if (rt_record_running(dir_fd, false, s.child, &cg, false, err) < 0)
+		goto done;
+	*exit_code = rt_session_relay(&s, opts->interactive);
 	ret = 0;
 done:
+	if (ret < 0)
+		failure = vce_error_text(*err);
+	rt_session_close(&s);
+	rt_record_exit(dir_fd, *exit_code, failure);
+	rt_cgroup_remove(&cg);
+	rt_cgroup_free(&cg);
 	if (plan.remove) {
 		cleanup_err vce_err rm_err = NULL;
 		if (rt_container_remove(store, plan.id, &rm_err) < 0)
 			vce_warn("could not remove container %s: %s", plan.name, rm_err->msg);
-	} else {
-		cleanup_err vce_err st_err = NULL;
-		state = rt_state_load(dir_fd, &st_err);
-		if (state == NULL)
-			state = rt_state_new(&plan);
-		rt_state_set_exit(state, *exit_code);
-		if (rt_state_save(dir_fd, state, &st_err) < 0)
-			vce_warn("could not record the exit of container %s: %s", plan.name,
-				 st_err->msg);
 	}
-	if (s.master >= 0)
-		close(s.master);
-	if (s.sync_fd >= 0)
-		close(s.sync_fd);
-	if (s.sigfd >= 0)
-		close(s.sigfd);
 	rt_plan_free(&plan);
 	return ret;
 }

@@ -4,6 +4,7 @@
  *   --mount type=tmpfs,target=CTR[,tmpfs-size=N][,tmpfs-mode=M]
  *   --tmpfs CTR[:size=64m,mode=1777,...] */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -199,4 +200,40 @@ int rt_parse_tmpfs(const char *spec, rt_mount *out, vce_err *err)
 	m.target = xstrdup(copy);
 	*out = m;
 	return 0;
+}
+
+int rt_parse_bytes(const char *spec, int64_t *out, vce_err *err)
+{
+	static const char units[] = "bkmgt";
+	char *end;
+	double value;
+	const char *unit;
+	int shift;
+
+	errno = 0;
+	value = strtod(spec, &end);
+	if (end == spec || errno || value < 0 || !(*spec >= '0' && *spec <= '9'))
+		goto bad;
+	shift = 0;
+	if (*end) {
+		unit = strchr(units, end[0] | 0x20);
+		if (unit == NULL)
+			goto bad;
+		shift = (int)(unit - units) * 10;
+		end++;
+		if (shift > 0 && (*end | 0x20) == 'b') /* "512mb" */
+			end++;
+		if (*end)
+			goto bad;
+	}
+	value *= (double)(1ull << shift);
+	if (value >= 9.2e18)
+		goto bad;
+	*out = (int64_t)value;
+	return 0;
+bad:
+	return vce_error_make(err, 0,
+			      "invalid size \"%s\": give a number with an optional unit b, k, m "
+			      "or g (as 512m or 2g)",
+			      spec);
 }

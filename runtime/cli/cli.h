@@ -30,5 +30,20 @@ int cmd_inspect(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_system(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_run(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_image_prune(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_create(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_start(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_stop(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_restart(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_kill(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_rm(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_wait(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_rename(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_ps(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_container_prune(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_stats(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_exec(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_logs(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_image_inspect(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_container_inspect(struct cli *cli, int argc, char **argv, vce_err *err);
 
 #endif

@@ -1,31 +1,54 @@
+/* vce inspect: containers and images as JSON, as docker inspect. */
 #include <getopt.h>
+#include <string.h>
 
 #include "cli.h"
 
 #include "../../common/banned.h"
+#include "../runtime.h"
 
-static const char help[] =
-    "Usage: vce image inspect IMAGE...\n\n"
-    "Show images' configuration as a JSON list, as docker image inspect does.\n";
+enum kind { ANY, CONTAINER, IMAGE };
 
-int cmd_inspect(struct cli *cli, int argc, char **argv, vce_err *err)
+static int inspect_one(oci_store *store, const char *name, enum kind kind, json_t **out,
+		       vce_err *err)
 {
+	cleanup_free char *id = NULL;
+
+	if (kind == IMAGE)
+		return oci_inspect(store, name, out, err);
+	if (kind == CONTAINER || rt_resolve(store, name, &id, err) == 0)
+		return rt_inspect(store, id ? id : name, out, err);
+	vce_error_release(err);
+	if (oci_inspect(store, name, out, err) == 0)
+		return 0;
+	vce_error_release(err);
+	return vce_error_make(err, 0, "no such container or image: %s", name);
+}
+
+static int inspect(struct cli *cli, int argc, char **argv, enum kind kind, vce_err *err)
+{
+	static const char *const what[] = { "containers or images", "containers", "images" };
 	oci_store *store;
 	json_t *all;
 	char *text;
 
 	if (cli_wants_help(argc, argv)) {
-		fputs(help, stdout);
+		printf("Usage: vce %sinspect NAME...\n\nShow %s as a JSON list, as docker "
+		       "inspect does.\n",
+		       kind == IMAGE	   ? "image "
+		       : kind == CONTAINER ? "container "
+					   : "",
+		       what[kind]);
 		return 0;
 	}
 	if (argc < 2)
-		return cli_usage_error(err, "inspect", "name at least one image");
+		return cli_usage_error(err, "inspect", "name at least one of the %s", what[kind]);
 	if (cli_store(cli, &store, err) < 0)
 		return -1;
 	all = json_array();
 	for (int i = 1; i < argc; i++) {
 		json_t *one;
-		if (oci_inspect(store, argv[i], &one, err) < 0) {
+		if (inspect_one(store, argv[i], kind, &one, err) < 0) {
 			json_decref(all);
 			return -1;
 		}
@@ -38,4 +61,19 @@ int cmd_inspect(struct cli *cli, int argc, char **argv, vce_err *err)
 	printf("%s\n", text);
 	free(text);
 	return 0;
+}
+
+int cmd_inspect(struct cli *cli, int argc, char **argv, vce_err *err)
+{
+	return inspect(cli, argc, argv, ANY, err);
+}
+
+int cmd_container_inspect(struct cli *cli, int argc, char **argv, vce_err *err)
+{
+	return inspect(cli, argc, argv, CONTAINER, err);
+}
+
+int cmd_image_inspect(struct cli *cli, int argc, char **argv, vce_err *err)
+{
+	return inspect(cli, argc, argv, IMAGE, err);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../runtime.h"
 
 #include "../../common/banned.h"
 
@@ -23,23 +24,61 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-	{ "run", cmd_run, "Run a command in a new container" },
+	{ "run", cmd_run, "Run a command in a new container (-d: in the background)" },
+	{ "create", cmd_create, "Create a container without starting it" },
+	{ "start", cmd_start, "Start stopped containers" },
+	{ "stop", cmd_stop, "Stop running containers" },
+	{ "restart", cmd_restart, "Stop and start containers" },
+	{ "kill", cmd_kill, "Send a signal to running containers" },
+	{ "rm", cmd_rm, "Remove containers" },
+	{ "ps", cmd_ps, "List containers" },
+	{ "logs", cmd_logs, "Show what a container printed" },
+	{ "exec", cmd_exec, "Run a command in a running container" },
+	{ "wait", cmd_wait, "Wait for containers to stop; print their exit codes" },
+	{ "rename", cmd_rename, "Rename a container" },
+	{ "stats", cmd_stats, "Memory, CPU and processes of running containers" },
+	{ "container prune", cmd_container_prune, "Remove every stopped container" },
+	{ "container inspect", cmd_container_inspect, "Show containers as JSON" },
+	{ "image inspect", cmd_image_inspect, "Show images as JSON" },
 	{ "load", cmd_load, "Load images from a docker-archive, OCI archive or OCI layout" },
 	{ "save", cmd_save, "Save images to a docker-archive or OCI archive" },
 	{ "images", cmd_images, "List images" },
 	{ "tag", cmd_tag, "Give an image another name" },
 	{ "rmi", cmd_rmi, "Remove images" },
-	{ "inspect", cmd_inspect, "Show an image's configuration as JSON" },
+	{ "inspect", cmd_inspect, "Show containers or images as JSON" },
 	{ "system", cmd_system, "Show disk usage (vce system df)" },
 	{ "image prune", cmd_image_prune, "Remove unnamed or unused images and their layers" },
 };
 
 /* `vce image ls|rm|inspect|load|save|tag` as docker spells them too. */
-static const struct {
+struct alias {
 	const char *sub, *verb;
-} image_aliases[] = {
-	{ "ls", "images" }, { "list", "images" }, { "rm", "rmi" },  { "inspect", "inspect" },
+};
+
+static const struct alias image_aliases[] = {
+	{ "ls", "images" }, { "list", "images" }, { "rm", "rmi" },  { "inspect", "image inspect" },
 	{ "load", "load" }, { "save", "save" },	  { "tag", "tag" }, { "prune", "image prune" },
+};
+
+/* `vce container ls|ps|rm|start|...` as docker spells them too. */
+static const struct alias container_aliases[] = {
+	{ "ls", "ps" },
+	{ "list", "ps" },
+	{ "ps", "ps" },
+	{ "run", "run" },
+	{ "create", "create" },
+	{ "start", "start" },
+	{ "stop", "stop" },
+	{ "restart", "restart" },
+	{ "kill", "kill" },
+	{ "rm", "rm" },
+	{ "logs", "logs" },
+	{ "exec", "exec" },
+	{ "wait", "wait" },
+	{ "rename", "rename" },
+	{ "stats", "stats" },
+	{ "prune", "container prune" },
+	{ "inspect", "container inspect" },
 };
 
 static void usage(FILE *out)
@@ -102,20 +141,30 @@ bool cli_wants_help(int argc, char **argv)
 	return false;
 }
 
+/* `vce image SUB` / `vce container SUB`: the verb SUB stands for. */
+static const char *alias(const char *name, const struct alias *table, size_t n, int *argc,
+			 char ***argv)
+{
+	for (size_t i = 0; *argc > 1 && i < n; i++) {
+		if (strcmp((*argv)[1], table[i].sub) == 0) {
+			(*argc)--;
+			(*argv)++;
+			return table[i].verb;
+		}
+	}
+	return name;
+}
+
 static const struct verb *find_verb(int *argc, char ***argv)
 {
 	const char *name = (*argv)[0];
 
-	if (strcmp(name, "image") == 0 && *argc > 1) {
-		for (size_t i = 0; i < sizeof(image_aliases) / sizeof(image_aliases[0]); i++) {
-			if (strcmp((*argv)[1], image_aliases[i].sub) == 0) {
-				name = image_aliases[i].verb;
-				(*argc)--;
-				(*argv)++;
-				break;
-			}
-		}
-	}
+	if (strcmp(name, "image") == 0)
+		name = alias(name, image_aliases, sizeof(image_aliases) / sizeof(*image_aliases),
+			     argc, argv);
+	else if (strcmp(name, "container") == 0)
+		name = alias(name, container_aliases,
+			     sizeof(container_aliases) / sizeof(*container_aliases), argc, argv);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (strcmp(name, verbs[i].name) == 0)
 			return &verbs[i];
@@ -149,6 +198,10 @@ int main(int argc, char **argv)
 	vce_err err = NULL;
 	int c, ret;
 
+	/* A detached container's supervisor: nothing of the CLI, so that it
+	 * stays small (see runtime/supervisor.c). */
+	if (argc > 1 && strcmp(argv[1], "__supervise") == 0)
+		return rt_supervise_main(argc, argv);
 	/* Image file names are UTF-8 bytes: libarchive must not try to turn
 	 * them into another charset. */
 	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)

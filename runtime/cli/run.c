@@ -9,8 +9,11 @@
 #include "../runtime.h"
 
 static const char help[] =
-    "Usage: vce run [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
-    "Run a command in a new container, in the foreground. Options as docker run:\n\n"
+    "Usage: vce run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+    "       vce create [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
+    "Run a command in a new container (create: make it, start it later with\n"
+    "vce start). Options as docker run:\n\n"
+    "  -d, --detach             run in the background and print the id\n"
     "  --rm                     remove the container when it exits\n"
     "  --name NAME              name the container\n"
     "  -e, --env KEY=VALUE      set an environment variable (KEY alone: vce's value)\n"
@@ -30,7 +33,13 @@ static const char help[] =
     "      --security-opt seccomp=unconfined|FILE.json, no-new-privileges\n"
     "      --privileged         every capability, no seccomp, no masked paths\n"
     "      --init, --no-init    vce's init as pid 1 (the default), or the command\n"
-    "      --userns keep-id|host   the student mapping as root too, or none\n";
+    "      --userns keep-id|host   the student mapping as root too, or none\n"
+    "  -m, --memory SIZE        memory limit (512m, 2g)\n"
+    "      --memory-swap SIZE   memory and swap together (-1: unlimited swap)\n"
+    "      --cpus N             CPU limit in cores (1.5)\n"
+    "  -c, --cpu-shares N       relative CPU weight (1024 is normal)\n"
+    "      --pids-limit N       most processes at once (-1: unlimited)\n"
+    "      --log-opt max-size=SIZE  size of the log before it is rotated (10m)\n";
 
 enum {
 	OPT_RM = 256,
@@ -47,6 +56,10 @@ enum {
 	OPT_INIT,
 	OPT_NO_INIT,
 	OPT_USERNS,
+	OPT_MEMORY_SWAP,
+	OPT_CPUS,
+	OPT_PIDS_LIMIT,
+	OPT_LOG_OPT,
 	OPT_HELP,
 };
 
@@ -114,7 +127,71 @@ static int parse_userns(rt_options *o, const char *v, vce_err *err)
 	return 0;
 }
 
-static int parse_options(rt_options *o, int argc, char **argv, vce_err *err)
+static int parse_limit(rt_options *o, int c, const char *v, vce_err *err)
+{
+	char *end;
+	int64_t bytes;
+
+	switch (c) {
+	case 'm':
+		if (rt_parse_bytes(v, &o->limits.memory, err) < 0)
+			return vce_error_wrap(err, "--memory");
+		if (o->limits.memory < 6 << 20)
+			return cli_usage_error(err, "run", "--memory must be at least 6m");
+		return 0;
+	case OPT_MEMORY_SWAP:
+		if (strcmp(v, "-1") == 0) {
+			o->limits.memory_swap = -1;
+			return 0;
+		}
+		if (rt_parse_bytes(v, &bytes, err) < 0)
+			return vce_error_wrap(err, "--memory-swap");
+		o->limits.memory_swap = bytes;
+		return 0;
+	case OPT_CPUS:
+		o->limits.cpus = strtod(v, &end);
+		if (*end || end == v || o->limits.cpus <= 0 || o->limits.cpus > 1024)
+			return cli_usage_error(err, "run",
+					       "--cpus must be a number of cores, as 1.5");
+		return 0;
+	case 'c':
+		o->limits.cpu_shares = strtoull(v, &end, 10);
+		if (*end || end == v || o->limits.cpu_shares < 2 || o->limits.cpu_shares > 262144)
+			return cli_usage_error(err, "run", "--cpu-shares must be from 2 to 262144");
+		return 0;
+	case OPT_PIDS_LIMIT:
+		o->limits.pids = strtoll(v, &end, 10);
+		if (*end || end == v || o->limits.pids < -1)
+			return cli_usage_error(err, "run", "--pids-limit must be a number, or -1");
+		if (o->limits.pids == 0)
+			o->limits.pids = -1; /* docker: 0 is unlimited too */
+		return 0;
+	default: /* --log-opt */
+		if (strncmp(v, "max-size=", 9) != 0)
+			return cli_usage_error(
+			    err, "run", "unsupported --log-opt \"%s\": vce knows max-size=SIZE", v);
+		if (rt_parse_bytes(v + 9, &bytes, err) < 0)
+			return vce_error_wrap(err, "--log-opt");
+		if (bytes < 4096)
+			return cli_usage_error(err, "run",
+					       "--log-opt max-size must be at least 4k");
+		o->log_max = (uint64_t)bytes;
+		return 0;
+	}
+}
+
+static int check_limits(const rt_options *o, vce_err *err)
+{
+	const rt_limits *l = &o->limits;
+	if (l->memory_swap > 0 && l->memory == 0)
+		return cli_usage_error(err, "run", "--memory-swap needs --memory as well");
+	if (l->memory_swap > 0 && l->memory_swap < l->memory)
+		return cli_usage_error(err, "run",
+				       "--memory-swap must be at least --memory (it counts both)");
+	return 0;
+}
+
+static int parse_options(rt_options *o, bool *detach, int argc, char **argv, vce_err *err)
 {
 	static const struct option opts[] = {
 		{ "rm", no_argument, NULL, OPT_RM },
@@ -138,12 +215,19 @@ static int parse_options(rt_options *o, int argc, char **argv, vce_err *err)
 		{ "init", no_argument, NULL, OPT_INIT },
 		{ "no-init", no_argument, NULL, OPT_NO_INIT },
 		{ "userns", required_argument, NULL, OPT_USERNS },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "memory-swap", required_argument, NULL, OPT_MEMORY_SWAP },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "cpu-shares", required_argument, NULL, 'c' },
+		{ "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT },
+		{ "log-opt", required_argument, NULL, OPT_LOG_OPT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, ret = 0;
 
-	while (ret == 0 && (c = getopt_long(argc, argv, "+e:v:w:u:h:it", opts, NULL)) != -1) {
+	while (ret == 0 && (c = getopt_long(argc, argv, "+e:v:w:u:h:itdm:c:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_RM:
 			o->remove = true;
@@ -205,6 +289,17 @@ static int parse_options(rt_options *o, int argc, char **argv, vce_err *err)
 		case OPT_USERNS:
 			ret = parse_userns(o, optarg, err);
 			break;
+		case 'd':
+			*detach = true;
+			break;
+		case 'm':
+		case 'c':
+		case OPT_MEMORY_SWAP:
+		case OPT_CPUS:
+		case OPT_PIDS_LIMIT:
+		case OPT_LOG_OPT:
+			ret = parse_limit(o, c, optarg, err);
+			break;
 		case OPT_HELP:
 			fputs(help, stdout);
 			return 1;
@@ -212,14 +307,14 @@ static int parse_options(rt_options *o, int argc, char **argv, vce_err *err)
 			return cli_usage_error(err, "run", "bad option");
 		}
 	}
-	if (ret < 0)
+	if (ret < 0 || check_limits(o, err) < 0)
 		return -1;
 	if (optind >= argc)
 		return cli_usage_error(err, "run", "no image given: vce run IMAGE [COMMAND...]");
 	o->image = argv[optind];
 	o->args = argv + optind + 1;
 	o->n_args = (size_t)(argc - optind - 1);
-	if (o->tty && !isatty(STDIN_FILENO) && o->interactive)
+	if (o->tty && !isatty(STDIN_FILENO) && o->interactive && !*detach)
 		return vce_error_make(err, 0,
 				      "the input device is not a TTY: leave out -t, or run vce "
 				      "from a terminal");
@@ -240,15 +335,45 @@ int cmd_run(struct cli *cli, int argc, char **argv, vce_err *err)
 {
 	rt_options o = { 0 };
 	oci_store *store;
+	cleanup_free char *id = NULL;
+	bool detach = false;
 	int ret, code = 125;
 
-	ret = parse_options(&o, argc, argv, err);
-	if (ret == 0 && (ret = cli_store(cli, &store, err)) == 0)
-		ret = rt_run(store, &o, &code, err);
+	ret = parse_options(&o, &detach, argc, argv, err);
+	if (ret == 0 && (ret = cli_store(cli, &store, err)) == 0) {
+		if (detach) {
+			ret = rt_run_detached(store, &o, &id, err);
+			if (ret == 0) {
+				printf("%s\n", id);
+				code = 0;
+			}
+		} else {
+			ret = rt_run(store, &o, &code, err);
+		}
+	}
 	free_options(&o);
 	if (ret > 0) /* --help */
 		return 0;
 	/* Docker's codes: 125 for vce's own failure, else the command's. */
 	cli->exit_code = ret < 0 && *err && cli_is_usage_error(*err) ? 0 : code;
 	return ret;
+}
+
+int cmd_create(struct cli *cli, int argc, char **argv, vce_err *err)
+{
+	rt_options o = { 0 };
+	oci_store *store;
+	cleanup_free char *id = NULL;
+	bool detach = false;
+	int ret;
+
+	ret = parse_options(&o, &detach, argc, argv, err);
+	if (ret == 0 && (ret = cli_store(cli, &store, err)) == 0 &&
+	    (ret = rt_create(store, &o, &id, err)) == 0)
+		printf("%s\n", id);
+	free_options(&o);
+	if (ret > 0)
+		return 0;
+	cli->exit_code = ret < 0 && *err && !cli_is_usage_error(*err) ? 125 : 0;
+	return ret < 0 ? -1 : 0;
 }

@@ -1,6 +1,7 @@
 /* libFuzzer: what `vce run` parses from its command line and files: -v,
  * --mount and --tmpfs specs, capability names, and seccomp profiles in
- * Docker's JSON format. The first byte picks the parser. A mount spec
+ * Docker's JSON format, sizes (--memory) and signal names (kill -s).
+ * The first byte picks the parser. A mount spec
  * that parses must name an absolute container path with no ".." in it
  * and not "/" itself, and a bind mount an absolute host path. */
 #include <stdint.h>
@@ -34,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	text = xstrndup((const char *)data + 1, size - 1);
-	switch (data[0] % 5) {
+	switch (data[0] % 7) {
 	case 0:
 		ret = rt_parse_volume(text, &m, &err);
 		break;
@@ -50,6 +51,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 4:
 		rt_seccomp_check((const char *)data + 1, size - 1, &err);
 		break;
+	case 5: {
+		int64_t bytes = -1;
+		if (rt_parse_bytes(text, &bytes, &err) == 0 && bytes < 0)
+			__builtin_trap();
+		break;
+	}
+	case 6: {
+		int sig = rt_signal_number(text);
+		if (sig == 0 || sig > 64)
+			__builtin_trap();
+		break;
+	}
 	}
 	if (ret == 0) {
 		check_mount(&m);
