@@ -124,7 +124,8 @@ for s in "${stages[@]}"; do
 		VCE_SANITIZED=1 VCE_NO_OPENAT2=1 run_stage integration-asan stage_integration \
 			build/asan/vce tests/integration/store.bats tests/integration/bad-input.bats \
 			tests/integration/cache.bats tests/integration/rootless.bats \
-			tests/integration/run.bats tests/integration/run-rootless.bats ;;
+			tests/integration/run.bats tests/integration/run-rootless.bats \
+			tests/integration/lifecycle.bats tests/integration/lifecycle-rootless.bats ;;
 	*) echo "unknown stage $s" >&2; failed=$((failed + 1)) ;;
 	esac
 done
