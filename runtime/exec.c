@@ -130,22 +130,6 @@ static int join_all(const target *t, bool user_first, vce_err *err)
 	return 0;
 }
 
-static void send_master(int sock, int fd)
-{
-	char buf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = "M", .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof(buf)
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
 /* A terminal of the container's own devpts. */
 static int open_pty(int sync_fd, int *slave, vce_err *err)
 {
@@ -157,7 +141,7 @@ static int open_pty(int sync_fd, int *slave, vce_err *err)
 	*slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
 	if (*slave < 0)
 		return vce_error_make(err, errno, "open the terminal's other end");
-	send_master(sync_fd, master);
+	rt_send_fd(sync_fd, master);
 	close(master);
 	return 0;
 }

@@ -162,6 +162,9 @@ int rt_launch_detached(const rt_plan *plan, int dir_fd, int lock_fd, const rt_cg
  * lets go (a dup shared with a child would keep the lock alive). */
 int rt_state_lock(int dir_fd, vce_err *err);
 
+/* Passes a terminal's master to vce over the sync socket ("M"). */
+void rt_send_fd(int sock, int fd);
+
 /* Reports an error to the parent over the sync socket ("E<code> <status>
  * <message>") and leaves; for children between fork and exec. */
 void rt_child_fail(int sync_fd, int exit_code, vce_err *err) __attribute__((noreturn));

@@ -41,7 +41,7 @@ static void empty_writable_layer(int dir_fd)
 	vce_remove_tree_at(dir_fd, "work", &err);
 }
 
-static void send_fd(int sock, int fd)
+void rt_send_fd(int sock, int fd)
 {
 	char buf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct iovec iov = { .iov_base = "M", .iov_len = 1 };
@@ -150,7 +150,7 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 		rt_child_fail(sync_fd, 125, &err);
 	}
 	if (master >= 0) {
-		send_fd(sync_fd, master);
+		rt_send_fd(sync_fd, master);
 		close(master);
 	}
 	/* Root's store is not the namespace's to walk: root mounts first,
