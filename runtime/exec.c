@@ -189,16 +189,9 @@ static void exec_options(rt_options *o, const rt_exec_options *e)
 static int start_exec(const rt_plan *plan, const target *t, rt_session *s, vce_err *err)
 {
 	int sv[2];
-	sigset_t set;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return vce_error_make(err, errno, "socketpair");
-	sigemptyset(&set);
-	for (const int *sig = rt_forwarded_signals; *sig; sig++)
-		sigaddset(&set, *sig);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (rt_session_open(s, sv, err) < 0)
+		return -1;
 	s->sync_fd = sv[0];
 	s->child = fork();
 	if (s->child < 0) {

@@ -157,10 +157,7 @@ int rt_init_main(const rt_plan *plan, int sync_fd, int slave)
 	sigset_t set;
 	pid_t child;
 
-	sigemptyset(&set);
-	for (const int *s = rt_forwarded_signals; *s; s++)
-		sigaddset(&set, *s);
-	sigaddset(&set, SIGCHLD);
+	rt_forwarded_signal_set(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	child = fork();
 	if (child < 0) {

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <signal.h>
 #include <termios.h>
 
 #include <jansson.h>
@@ -97,6 +98,8 @@ int rt_setup_rootfs(const rt_plan *plan, int *master, int *slave, vce_err *err);
  * fault). */
 int rt_exec_command(const rt_plan *plan, int slave, int *exit_code, vce_err *err);
 extern const int rt_forwarded_signals[]; /* 0-terminated */
+/* Those and SIGCHLD: what every waiting process of vce blocks. */
+void rt_forwarded_signal_set(sigset_t *set);
 /* pid 1: starts the command, reaps, forwards signals; returns its exit code. */
 int rt_init_main(const rt_plan *plan, int sync_fd, int console_slave);
 
@@ -130,6 +133,8 @@ typedef struct rt_session {
 	{                                                                                          \
 		.child = -1, .sync_fd = -1, .master = -1, .sigfd = -1                              \
 	}
+/* The sync socket pair and a signalfd of the forwarded signals. */
+int rt_session_open(rt_session *s, int sv[2], vce_err *err);
 /* Clones init into the namespaces, puts it in the cgroup, writes its id
  * maps; the caller then awaits the exec. */
 int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_session *s,

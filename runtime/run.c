@@ -316,20 +316,33 @@ static int clone_flags(const rt_plan *plan)
 	       (plan->userns && plan->rootless ? CLONE_NEWUSER : 0);
 }
 
-int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_session *s,
-		     vce_err *err)
+void rt_forwarded_signal_set(sigset_t *set)
 {
-	int sv[2];
+	sigemptyset(set);
+	for (const int *sig = rt_forwarded_signals; *sig; sig++)
+		sigaddset(set, *sig);
+	sigaddset(set, SIGCHLD);
+}
+
+int rt_session_open(rt_session *s, int sv[2], vce_err *err)
+{
 	sigset_t set;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return vce_error_make(err, errno, "socketpair");
-	sigemptyset(&set);
-	for (const int *sig = rt_forwarded_signals; *sig; sig++)
-		sigaddset(&set, *sig);
-	sigaddset(&set, SIGCHLD);
+	rt_forwarded_signal_set(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	return 0;
+}
+
+int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_session *s,
+		     vce_err *err)
+{
+	int sv[2];
+
+	if (rt_session_open(s, sv, err) < 0)
+		return -1;
 	/* fork with namespaces: a raw clone without a new stack. */
 	s->child = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags(plan) | SIGCHLD, NULL, NULL,
 				  NULL, NULL);

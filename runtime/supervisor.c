@@ -328,10 +328,7 @@ int rt_supervise_main(int argc, char **argv)
 	in = (int)strtol(argv[6], NULL, 10);
 	l.max = strtoull(argv[7], NULL, 10);
 	(void)in; /* held open: the container's stdin stays open, as with docker -d -i */
-	sigemptyset(&set);
-	for (const int *s = rt_forwarded_signals; *s; s++)
-		sigaddset(&set, *s);
-	sigaddset(&set, SIGCHLD);
+	rt_forwarded_signal_set(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigfd = signalfd(-1, &set, SFD_CLOEXEC);

@@ -77,6 +77,43 @@ as_user() {
 	runuser -u "$user" -- env -i HOME="$home" PATH=/usr/bin:/bin LANG=C.UTF-8 "$@"
 }
 
+# A copy of vce the test users may run, and their stores with tiny and
+# runtest loaded (setup_file of the rootless suites); and the cleanup.
+rootless_setup() {
+	export ROOTLESS_VCE
+	ROOTLESS_VCE=$(mktemp -d /var/tmp/vce-rootless-bin.XXXXXX)/vce
+	cp "$VCE" "$ROOTLESS_VCE"
+	chmod -R a+rX "$(dirname "$ROOTLESS_VCE")"
+	for user in vcetest vcetest-nosub; do
+		home=$(getent passwd "$user" | cut -d: -f6)
+		rm -rf "$home/.local/share/vce" "$home/course"
+		user_vce "$user" load -q -i "$TINY/oci-zstd.tar"
+		user_vce "$user" load -q -i "$IMAGES/runtest/oci.tar"
+	done
+}
+
+rootless_teardown() {
+	for user in vcetest vcetest-nosub; do
+		for id in $(user_vce "$user" ps -aq 2>/dev/null); do
+			user_vce "$user" rm -f "$id" >/dev/null 2>&1
+		done
+		home=$(getent passwd "$user" | cut -d: -f6)
+		rm -rf "$home/.local/share/vce" "$home/course"
+	done
+	rm -rf "$(dirname "$ROOTLESS_VCE")"
+}
+
+# wait_for TRIES CMD...: until CMD succeeds, a tenth of a second apart.
+wait_for() {
+	local tries=$1
+	shift
+	for _ in $(seq "$tries"); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 user_vce() {
 	local user=$1
 	shift

@@ -6,27 +6,11 @@ load helpers
 RUNTEST=$IMAGES/runtest
 
 setup_file() {
-	export ROOTLESS_VCE
-	ROOTLESS_VCE=$(mktemp -d /var/tmp/vce-rootless-bin.XXXXXX)/vce
-	cp "$VCE" "$ROOTLESS_VCE"
-	chmod -R a+rX "$(dirname "$ROOTLESS_VCE")"
-	for user in vcetest vcetest-nosub; do
-		home=$(getent passwd "$user" | cut -d: -f6)
-		rm -rf "$home/.local/share/vce" "$home/course"
-		user_vce "$user" load -q -i "$TINY/oci-zstd.tar"
-		user_vce "$user" load -q -i "$RUNTEST/oci.tar"
-	done
+	rootless_setup
 }
 
 teardown_file() {
-	for user in vcetest vcetest-nosub; do
-		for id in $(user_vce "$user" ps -aq 2>/dev/null); do
-			user_vce "$user" rm -f "$id" >/dev/null 2>&1
-		done
-		home=$(getent passwd "$user" | cut -d: -f6)
-		rm -rf "$home/.local/share/vce" "$home/course"
-	done
-	rm -rf "$(dirname "$ROOTLESS_VCE")"
+	rootless_teardown
 }
 
 assert_clean() { # user
@@ -41,16 +25,6 @@ assert_clean() { # user
 		echo "processes left: $(pgrep -u "$1" -af "$ROOTLESS_VCE|__supervise")" >&2
 		return 1
 	}
-}
-
-wait_for() { # tries command...
-	local tries=$1
-	shift
-	for _ in $(seq "$tries"); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 @test "rootless: run -d, logs, exec, stop and start keep the changes, rm" {

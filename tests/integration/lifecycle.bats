@@ -46,16 +46,6 @@ assert_all_gone() {
 	}
 }
 
-wait_for() { # tries command...: until the command succeeds
-	local tries=$1
-	shift
-	for _ in $(seq "$tries"); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 @test "run -d: prints the id, runs in the background, ps and logs show it" {
 	run vce run -d --name web tiny sh -c 'echo out-line; echo err-line >&2; sleep 1000; :' vce-test-marker
 	[ "$status" -eq 0 ]

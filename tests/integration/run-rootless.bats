@@ -6,24 +6,11 @@ load helpers
 RUNTEST=$IMAGES/runtest
 
 setup_file() {
-	export ROOTLESS_VCE
-	ROOTLESS_VCE=$(mktemp -d /var/tmp/vce-rootless-bin.XXXXXX)/vce
-	cp "$VCE" "$ROOTLESS_VCE"
-	chmod -R a+rX "$(dirname "$ROOTLESS_VCE")"
-	for user in vcetest vcetest-nosub; do
-		home=$(getent passwd "$user" | cut -d: -f6)
-		rm -rf "$home/.local/share/vce" "$home/course"
-		user_vce "$user" load -q -i "$TINY/oci-zstd.tar"
-		user_vce "$user" load -q -i "$RUNTEST/oci.tar"
-	done
+	rootless_setup
 }
 
 teardown_file() {
-	rm -rf "$(dirname "$ROOTLESS_VCE")"
-	for user in vcetest vcetest-nosub; do
-		home=$(getent passwd "$user" | cut -d: -f6)
-		rm -rf "$home/.local/share/vce" "$home/course"
-	done
+	rootless_teardown
 }
 
 home_of() {
