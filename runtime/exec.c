@@ -238,13 +238,8 @@ int rt_exec(oci_store *store, const char *ref, const rt_exec_options *e, int *ex
 	rt_container_close(&c);
 	if (start_exec(&plan, &t, &s, err) < 0)
 		goto done;
-	if (rt_session_await_exec(&s, &plan, exit_code, err) < 0) {
-		int code = *exit_code;
-		waitpid(s.child, NULL, 0);
-		s.child = -1;
-		*exit_code = code;
+	if (rt_session_await_exec(&s, &plan, exit_code, err) < 0)
 		goto done;
-	}
 	*exit_code = rt_session_relay(&s, e->interactive);
 	ret = 0;
 	goto done;

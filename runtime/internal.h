@@ -139,7 +139,8 @@ int rt_session_open(rt_session *s, int sv[2], vce_err *err);
  * maps; the caller then awaits the exec. */
 int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_session *s,
 		     vce_err *err);
-/* Until the command runs (0), or fails (-1, err and *exit_code). */
+/* Until the command runs (0), or fails (-1, err and *exit_code; the
+ * child is reaped). */
 int rt_session_await_exec(rt_session *s, const rt_plan *plan, int *exit_code, vce_err *err);
 void rt_session_close(rt_session *s);
 /* Passes signals on to the child, and the terminal both ways with -t,

@@ -180,7 +180,7 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 
 /* Reads what the container says until the command is running (EOF) or
  * has failed. Returns 0, or -1 with err and *exit_code. */
-int rt_session_await_exec(rt_session *s, const rt_plan *plan, int *exit_code, vce_err *err)
+static int read_until_exec(rt_session *s, const rt_plan *plan, int *exit_code, vce_err *err)
 {
 	for (;;) {
 		char buf[4096], cbuf[CMSG_SPACE(sizeof(int))];
@@ -215,6 +215,19 @@ int rt_session_await_exec(rt_session *s, const rt_plan *plan, int *exit_code, vc
 			return vce_error_make(err, status, "%s", *p == ' ' ? p + 1 : p);
 		}
 	}
+}
+
+int rt_session_await_exec(rt_session *s, const rt_plan *plan, int *exit_code, vce_err *err)
+{
+	if (read_until_exec(s, plan, exit_code, err) == 0)
+		return 0;
+	/* The child is on its way out (or waits for a "G" that will not come:
+	 * the closed socket ends that); its status is not the answer. */
+	close(s->sync_fd);
+	s->sync_fd = -1;
+	waitpid(s->child, NULL, 0);
+	s->child = -1;
+	return -1;
 }
 
 static void copy_window_size(const rt_session *s)
@@ -463,14 +476,8 @@ int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *er
 	    rt_hand_over(&plan, dir_fd, err) < 0 ||
 	    rt_session_start(&plan, dir_fd, &cg, &s, err) < 0)
 		goto done;
-	if (rt_session_await_exec(&s, &plan, exit_code, err) < 0) {
-		int code = *exit_code;
-		/* init is on its way out; its status is not the answer. */
-		waitpid(s.child, NULL, 0);
-		s.child = -1;
-		*exit_code = code;
+	if (rt_session_await_exec(&s, &plan, exit_code, err) < 0)
 		goto done;
-	}
 	if (rt_record_running(dir_fd, false, s.child, &cg, false, err) < 0)
 		goto done;
 	*exit_code = rt_session_relay(&s, opts->interactive);

@@ -123,11 +123,8 @@ supervisor_start(const rt_plan *plan, int dir_fd, int lock_fd, const rt_cgroup *
 	    rt_session_start(plan, dir_fd, cg, &s, &err) < 0)
 		goto fail;
 	drop_container_ends(&p);
-	if (rt_session_await_exec(&s, plan, &code, &err) < 0) {
-		waitpid(s.child, NULL, 0);
-		s.child = -1;
+	if (rt_session_await_exec(&s, plan, &code, &err) < 0)
 		goto fail;
-	}
 	if (rt_record_running(dir_fd, true, s.child, cg, true, &err) < 0)
 		goto fail;
 	close(lock_fd);
