@@ -168,6 +168,10 @@ int rt_launch_detached(const rt_plan *plan, int dir_fd, int lock_fd, const rt_cg
  * lets go (a dup shared with a child would keep the lock alive). */
 int rt_state_lock(int dir_fd, vce_err *err);
 
+/* Gives a terminal the size of vce's own (stdin), if that is one. The
+ * container's first process does it before the command starts (it still
+ * has vce's stdin), so the command never sees another size. */
+void rt_size_like_stdin(int master);
 /* Passes a terminal's master to vce over the sync socket ("M"). */
 void rt_send_fd(int sock, int fd);
 

@@ -274,6 +274,7 @@ static int open_pty(int rootfd, int *master, int *slave, vce_err *err)
 	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (*slave < 0)
 		return vce_error_make(err, errno, "open the container's terminal");
+	rt_size_like_stdin(*master);
 	return 0;
 }
 

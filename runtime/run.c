@@ -230,11 +230,16 @@ int rt_session_await_exec(rt_session *s, const rt_plan *plan, int *exit_code, vc
 	return -1;
 }
 
-static void copy_window_size(const rt_session *s)
+void rt_size_like_stdin(int master)
 {
 	struct winsize ws;
-	if (s->master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
-		ioctl(s->master, TIOCSWINSZ, &ws);
+	if (master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(master, TIOCSWINSZ, &ws);
+}
+
+static void copy_window_size(const rt_session *s)
+{
+	rt_size_like_stdin(s->master);
 }
 
 static void terminal_raw(rt_session *s)
