@@ -13,6 +13,7 @@ mkdir -p "$log_dir"
 passed=0
 failed=0
 failures=()
+stage_logs=()
 
 # tally NAME LOGFILE: counts the TAP lines of a finished stage.
 tally() {
@@ -96,6 +97,7 @@ run_stage() { # name command...
 	local name=$1 log=$log_dir/$1.log
 	shift
 	echo "-- $name"
+	stage_logs+=("$log")
 	"$@" >"$log" 2>&1
 	local rc=$?
 	if ! grep -qE '^(not )?ok ' "$log"; then
@@ -132,6 +134,10 @@ done
 
 for f in "${failures[@]}"; do
 	echo "FAILED $f"
+done
+# CI shows only what is printed here: each failure with what bats said.
+for log in "${stage_logs[@]}"; do
+	awk '/^ok /{n=0} /^not ok /{n=40} n&&n--{print "  " FILENAME ": " $0}' "$log"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

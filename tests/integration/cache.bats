@@ -107,10 +107,16 @@ store_on_tmpfs() {
 }
 
 @test "two loads of the same image at once unpack each layer once" {
+	local pids=() i
 	for i in 1 2 3; do
 		"$VCE" --verbose load -i "$TINY/oci-gzip.tar" 2>"$BATS_TEST_TMPDIR/log$i" &
+		pids+=($!)
 	done
-	wait
+	for i in 0 1 2; do
+		wait "${pids[$i]}" || { cat "$BATS_TEST_TMPDIR"/log*; false; }
+	done
+	cat "$BATS_TEST_TMPDIR"/log*
+	ls -la "$VCE_ROOT/tmp" "$VCE_ROOT/rootfs-cache"
 	[ "$(cat "$BATS_TEST_TMPDIR"/log* | grep -c 'unpacked layer')" -eq 4 ]
 	[ "$(ls "$VCE_ROOT/rootfs-cache" | wc -l)" -eq 4 ]
 	[ -z "$(ls -A "$VCE_ROOT/tmp")" ]
