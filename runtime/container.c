@@ -117,6 +117,19 @@ static int write_etc_files(int dfd, const rt_plan *plan, vce_err *err)
 					     "ip6-loopback\n127.0.1.1\t%s\n",
 					     plan->hostname);
 	cleanup_free char *resolv = resolv_conf();
+	char alias[64];
+
+	/* As podman's: the host's loopback, reached through the way out. */
+	net_outbound_alias(plan->network == RT_NET_PRIVATE
+			       ? net_outbound_tool(plan->userns && plan->rootless)
+			       : NULL,
+			   alias, sizeof(alias));
+	if (alias[0]) {
+		char *more = xasprintf("%s%s\thost.containers.internal host.docker.internal\n",
+				       hosts, alias);
+		free(hosts);
+		hosts = more;
+	}
 
 	if (vce_replace_file_at(dfd, "hostname", hostname, strlen(hostname), 0644, err) < 0 ||
 	    vce_replace_file_at(dfd, "hosts", hosts, strlen(hosts), 0644, err) < 0 ||

@@ -241,7 +241,7 @@ int rt_exec(oci_store *store, const char *ref, const rt_exec_options *e, int *ex
 		goto done;
 	if (rt_session_await_exec(&s, &plan, exit_code, err) < 0)
 		goto done;
-	*exit_code = rt_session_relay(&s, e->interactive);
+	*exit_code = rt_session_relay(&s, e->interactive, NULL);
 	ret = 0;
 	goto done;
 out:

@@ -39,6 +39,7 @@ void rt_image_config_free(rt_image_config *c)
 	free(c->workdir);
 	free(c->user);
 	free(c->stop_signal);
+	vce_strv_free(c->exposed, c->n_exposed);
 	vce_strv_free(c->diff_ids, c->n_diff_ids);
 	memset(c, 0, sizeof(*c));
 }
@@ -79,5 +80,12 @@ int rt_image_config_read(oci_store *store, const char *manifest_digest, rt_image
 	out->workdir = string_or_null(conf, "WorkingDir");
 	out->user = string_or_null(conf, "User");
 	out->stop_signal = string_or_null(conf, "StopSignal");
+	{
+		json_t *exposed = json_object_get(conf, "ExposedPorts");
+		const char *key;
+		json_t *v;
+		json_object_foreach (exposed, key, v)
+			vce_strv_push(&out->exposed, &out->n_exposed, xstrdup(key));
+	}
 	return 0;
 }

@@ -67,6 +67,45 @@ static json_t *host_config(json_t *opts)
 			 json_object_get(opts, "cap_drop"));
 }
 
+static void add_binding(json_t *ports, const char *key, const char *ip, json_int_t port)
+{
+	json_t *list = json_object_get(ports, key);
+
+	if (list == NULL) {
+		list = json_array();
+		json_object_set_new(ports, key, list);
+	}
+	json_array_append_new(list, json_pack("{s:s, s:o}", "HostIp", ip, "HostPort",
+					      json_sprintf("%lld", (long long)port)));
+}
+
+/* Docker's NetworkSettings.Ports: {"8888/tcp": [{"HostIp", "HostPort"}]};
+ * a port bound to [::] for IPv4 as well shows as both, as Docker's does. */
+static json_t *ports_of(json_t *bound)
+{
+	json_t *ports = json_object(), *p;
+	size_t i;
+
+	json_array_foreach (bound, i, p) {
+		cleanup_free char *key =
+		    xasprintf("%lld/%s", json_integer_value(json_object_get(p, "container_port")),
+			      vce_json_string(p, "proto") ? vce_json_string(p, "proto") : "tcp");
+		json_int_t host_port = json_integer_value(json_object_get(p, "host_port"));
+		const char *ip = vce_json_string(p, "host_ip") ? vce_json_string(p, "host_ip") : "";
+		add_binding(ports, key, ip, host_port);
+		if (json_is_true(json_object_get(p, "dual")))
+			add_binding(ports, key, "::", host_port);
+	}
+	return ports;
+}
+
+static const char *network_mode(json_t *opts)
+{
+	static const char *const names[] = { "private", "host", "none", "container" };
+	json_int_t mode = json_integer_value(json_object_get(opts, "network"));
+	return mode >= 0 && mode < 4 ? names[mode] : "private";
+}
+
 static json_t *config_of(json_t *state, json_t *opts)
 {
 	json_t *argv = json_object_get(state, "argv"), *flags = json_object_get(opts, "flags");
@@ -131,7 +170,15 @@ json_t *rt_container_describe(oci_store *store, const char *id, int dir_fd, json
 	json_object_set_new(out, "Mounts", mounts_of(opts));
 	json_object_set_new(out, "Config", config_of(state, opts));
 	json_object_set_new(out, "HostConfig", host_config(opts));
-	json_object_set_new(out, "NetworkSettings", json_pack("{s:{}}", "Ports"));
+	{
+		json_t *hc = json_object_get(out, "HostConfig");
+		const char *shared = vce_json_string(opts, "net_container");
+		json_object_set_new(hc, "NetworkMode",
+				    shared ? json_sprintf("container:%s", shared)
+					   : json_string(network_mode(opts)));
+	}
+	json_object_set_new(out, "NetworkSettings",
+			    json_pack("{s:o}", "Ports", ports_of(json_object_get(state, "ports"))));
 	return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "../net/net.h"
 #include "runtime.h"
 
 /* The image's config fields a container uses. */
@@ -16,6 +17,8 @@ typedef struct rt_image_config {
 	char **entrypoint, **cmd, **env;
 	size_t n_entrypoint, n_cmd, n_env;
 	char *workdir, *user, *stop_signal;
+	char **exposed; /* ExposedPorts: "8888/tcp" */
+	size_t n_exposed;
 	char **diff_ids; /* the layers, bottom first */
 	size_t n_diff_ids;
 } rt_image_config;
@@ -49,6 +52,15 @@ typedef struct rt_plan {
 	size_t n_mounts;
 	rt_limits limits;
 	uint64_t log_max;
+	rt_net_mode network;
+	char *net_container; /* RT_NET_CONTAINER: as given */
+	net_publish *ports;  /* -p, and -P's ExposedPorts */
+	size_t n_ports;
+	char *publish_ip; /* the host address of a port without one */
+	/* Opened before the start (network.c), owned by the plan. */
+	net_listener *listeners;
+	size_t n_listeners;
+	int net_share_fd; /* RT_NET_CONTAINER: the namespace to join; else -1 */
 } rt_plan;
 
 void rt_plan_free(rt_plan *plan);
@@ -128,10 +140,15 @@ typedef struct rt_session {
 	int sync_fd, master, sigfd;
 	bool raw;
 	struct termios saved;
+	/* The child's network and user namespaces, for the forwarder's
+	 * helper (-1: none to forward to); its way out. */
+	int netns_fd, userns_fd;
+	net_outbound outbound;
 } rt_session;
 #define RT_SESSION_INIT                                                                            \
 	{                                                                                          \
-		.child = -1, .sync_fd = -1, .master = -1, .sigfd = -1                              \
+		.child = -1, .sync_fd = -1, .master = -1, .sigfd = -1, .netns_fd = -1,             \
+		.userns_fd = -1, .outbound = {.pid = 0, .exit_fd = -1, .pidfd = -1 }              \
 	}
 /* The sync socket pair and a signalfd of the forwarded signals. */
 int rt_session_open(rt_session *s, int sv[2], vce_err *err);
@@ -145,7 +162,7 @@ int rt_session_await_exec(rt_session *s, const rt_plan *plan, int *exit_code, vc
 void rt_session_close(rt_session *s);
 /* Passes signals on to the child, and the terminal both ways with -t,
  * until the child exits; returns its exit code. */
-int rt_session_relay(rt_session *s, bool interactive);
+int rt_session_relay(rt_session *s, bool interactive, net_forwarder *fw);
 /* Root with a user namespace: the container's directory belongs to the
  * namespace's root, which must write its upper layer and read its files. */
 int rt_hand_over(const rt_plan *plan, int dir_fd, vce_err *err);
@@ -153,8 +170,29 @@ int rt_hand_over(const rt_plan *plan, int dir_fd, vce_err *err);
  * the exit (OOM kill read from the cgroup, which goes with it). locked:
  * the caller holds the container's lock for us. */
 int rt_record_running(int dir_fd, bool locked, pid_t init, const rt_cgroup *cg, bool detached,
-		      vce_err *err);
+		      const rt_plan *plan, vce_err *err);
 void rt_record_exit(int dir_fd, int code, const char *error);
+
+/* ---- the network (network.c) ---- */
+/* Binds the host ports of -p/-P (plan->listeners), before the start. */
+int rt_net_listen(rt_plan *plan, vce_err *err);
+/* --network container:NAME: opens NAME's namespace (plan->net_share_fd). */
+int rt_net_open_shared(oci_store *store, rt_plan *plan, vce_err *err);
+/* Closes what the two above opened. */
+void rt_net_close(rt_plan *plan);
+json_t *rt_net_ports_json(const rt_plan *plan);
+/* Listeners on the supervisor's command line, and back. */
+char *rt_net_encode(const net_listener *l, size_t n);
+void rt_net_decode(const char *s, net_listener **out, size_t *n);
+typedef struct rt_forward {
+	net_helper helper;
+	net_forwarder *f;
+} rt_forward;
+/* The helper in the namespace and the forwarder, which takes the
+ * listeners' fds (set to -1 in l). */
+int rt_net_forward_start(net_listener *l, size_t n, int netns_fd, int userns_fd, rt_forward *out,
+			 vce_err *err);
+void rt_net_forward_stop(rt_forward *fw);
 
 /* ---- the supervisor of a detached container (supervisor.c) ---- */
 /* Starts the supervisor, which starts the container, records it running

@@ -97,18 +97,23 @@ out:
 /* Starts the container of plan under a supervisor. The caller holds its
  * lock (*lock_fd); a failure lets go of it and records the failure as the
  * container's exit, with the message (a --rm container goes). */
-static int launch(oci_store *store, const rt_plan *plan, int dir_fd, int *lock_fd, vce_err *err)
+static int launch(oci_store *store, rt_plan *plan, int dir_fd, int *lock_fd, vce_err *err)
 {
 	rt_cgroup cg = { 0 };
 	cleanup_free char *msg = NULL;
 	int code = 125;
 
-	if (rt_cgroup_create(plan->id, &plan->limits, &cg, err) == 0 &&
+	/* The ports first: one in use stops the start before anything runs.
+	 * The supervisor has its own copies of them once it is started. */
+	if (rt_net_open_shared(store, plan, err) == 0 && rt_net_listen(plan, err) == 0 &&
+	    rt_cgroup_create(plan->id, &plan->limits, &cg, err) == 0 &&
 	    rt_hand_over(plan, dir_fd, err) == 0 &&
 	    rt_launch_detached(plan, dir_fd, *lock_fd, &cg, &code, err) == 0) {
+		rt_net_close(plan);
 		rt_cgroup_free(&cg);
 		return 0;
 	}
+	rt_net_close(plan);
 	rt_cgroup_remove(&cg);
 	rt_cgroup_free(&cg);
 	close(*lock_fd);

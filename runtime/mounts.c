@@ -472,6 +472,7 @@ int rt_setup_rootfs(const rt_plan *plan, int *master, int *slave, vce_err *err)
 		return vce_error_make(err, errno, "pivot_root into the container");
 	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
 		return vce_error_make(err, errno, "set the hostname");
-	loopback_up();
+	if (plan->network == RT_NET_PRIVATE || plan->network == RT_NET_NONE)
+		loopback_up();
 	return 0;
 }

@@ -5,6 +5,7 @@
  * the student of the sudo that created it. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,6 +43,34 @@ static json_t *mounts_json(const rt_options *opts)
 		json_array_append_new(a, o);
 	}
 	return a;
+}
+
+static json_t *ports_json(const rt_options *opts)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < opts->n_ports; i++) {
+		const net_publish *p = &opts->ports[i];
+		json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:b}", "host_ip", p->host_ip,
+						   "host_port", (int)p->host_port, "container_port",
+						   (int)p->ctr_port, "udp", p->udp));
+	}
+	return a;
+}
+
+static void load_ports(json_t *o, rt_options *opts)
+{
+	json_t *a = json_object_get(o, "ports"), *p;
+	size_t i;
+
+	opts->ports = xcalloc(json_array_size(a) + 1, sizeof(net_publish));
+	json_array_foreach (a, i, p) {
+		net_publish *out = &opts->ports[opts->n_ports++];
+		const char *ip = vce_json_string(p, "host_ip");
+		snprintf(out->host_ip, sizeof(out->host_ip), "%s", ip ? ip : "");
+		out->host_port = (uint16_t)json_integer_value(json_object_get(p, "host_port"));
+		out->ctr_port = (uint16_t)json_integer_value(json_object_get(p, "container_port"));
+		out->udp = json_is_true(json_object_get(p, "udp"));
+	}
 }
 
 static void set_string(json_t *o, const char *key, const char *value)
@@ -103,6 +132,11 @@ int rt_options_save(int dir_fd, const rt_options *opts, const rt_plan *plan, vce
 				      "cpu_shares", (json_int_t)l->cpu_shares, "pids",
 				      (json_int_t)l->pids));
 	json_object_set_new(o, "log_max", json_integer((json_int_t)opts->log_max));
+	json_object_set_new(o, "network", json_integer(opts->network));
+	set_string(o, "net_container", opts->net_container);
+	json_object_set_new(o, "ports", ports_json(opts));
+	json_object_set_new(o, "publish_all", json_boolean(opts->publish_all));
+	set_string(o, "publish_ip", opts->publish_ip);
 	text = json_dumps(o, JSON_COMPACT);
 	return vce_replace_file_at(dir_fd, "options.json", text, strlen(text), 0600, err);
 }
@@ -183,6 +217,11 @@ int rt_options_load(int dir_fd, rt_options *opts, vce_err *err)
 	}
 	load_limits(o, opts);
 	opts->log_max = (uint64_t)json_integer_value(json_object_get(o, "log_max"));
+	opts->network = (rt_net_mode)json_integer_value(json_object_get(o, "network"));
+	opts->net_container = dup_string(o, "net_container");
+	load_ports(o, opts);
+	opts->publish_all = json_is_true(json_object_get(o, "publish_all"));
+	opts->publish_ip = (char *)dup_string(o, "publish_ip");
 	return 0;
 }
 
@@ -202,5 +241,8 @@ void rt_options_free(rt_options *opts)
 	free((char *)opts->hostname);
 	free((char *)opts->seccomp);
 	free((char *)opts->name);
+	free((char *)opts->net_container);
+	free(opts->ports);
+	free(opts->publish_ip);
 	*opts = (rt_options){ 0 };
 }

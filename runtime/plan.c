@@ -4,6 +4,7 @@
  * here, before anything is created. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../common/json.h"
 
 #include "../common/banned.h"
 #include "../rootfs-cache/cache.h"
@@ -36,10 +38,71 @@ void rt_plan_free(rt_plan *plan)
 	free(plan->seccomp_json);
 	free(plan->seccomp_bpf);
 	free(plan->stop_signal);
+	free(plan->net_container);
+	free(plan->ports);
+	free(plan->publish_ip);
+	rt_net_close(plan);
 	for (size_t i = 0; i < plan->n_mounts; i++)
 		rt_mount_free(&plan->mounts[i]);
 	free(plan->mounts);
 	memset(plan, 0, sizeof(*plan));
+}
+
+/* The address a lab sets for -p without one: "publish_default_ip" in
+ * $VCE_CONFIG or /etc/vce/config.json. */
+static char *configured_publish_ip(void)
+{
+	const char *path = getenv("VCE_CONFIG") ? getenv("VCE_CONFIG") : "/etc/vce/config.json";
+	cleanup_err vce_err err = NULL;
+	cleanup_free char *text = NULL;
+	cleanup_json json_t *conf = NULL;
+	const char *ip;
+	size_t len;
+
+	if (access(path, F_OK) < 0)
+		return NULL;
+	if (vce_read_host_file(path, 1 << 20, &text, &len, &err) < 0 ||
+	    vce_json_parse(text, len, &conf, &err) < 0) {
+		vce_warn("%s is unreadable, its settings are left out: %s", path, err->msg);
+		return NULL;
+	}
+	ip = vce_json_string(conf, "publish_default_ip");
+	return ip ? xstrdup(ip) : NULL;
+}
+
+/* -p as given, then with -P every port the image exposes that -p did not
+ * publish already, on a free host port. */
+static int build_network(rt_plan *plan, const rt_options *opts, const rt_image_config *conf,
+			 vce_err *err)
+{
+	plan->network = opts->network;
+	plan->net_share_fd = -1;
+	plan->net_container = opts->net_container ? xstrdup(opts->net_container) : NULL;
+	plan->ports = xcalloc(opts->n_ports + conf->n_exposed + 1, sizeof(net_publish));
+	for (size_t i = 0; i < opts->n_ports; i++)
+		plan->ports[plan->n_ports++] = opts->ports[i];
+	for (size_t i = 0; opts->publish_all && i < conf->n_exposed; i++) {
+		net_publish p;
+		bool published = false;
+		if (net_parse_exposed(conf->exposed[i], &p, err) < 0)
+			return -1;
+		for (size_t k = 0; k < opts->n_ports; k++)
+			published |= opts->ports[k].ctr_port == p.ctr_port && opts->ports[k].udp == p.udp;
+		if (!published)
+			plan->ports[plan->n_ports++] = p;
+	}
+	plan->publish_ip = opts->publish_ip ? xstrdup(opts->publish_ip) : configured_publish_ip();
+	if (plan->publish_ip) {
+		net_publish *probe = NULL;
+		size_t n = 0;
+		cleanup_free char *spec = xasprintf("[%s]:1:1", plan->publish_ip);
+		int ok = net_parse_publish(spec, &probe, &n, err);
+		free(probe);
+		if (ok < 0)
+			return vce_error_make(err, 0, "publish_default_ip \"%s\" is not an IP address",
+					      plan->publish_ip);
+	}
+	return 0;
 }
 
 static int build_argv(rt_plan *plan, const rt_options *opts, const rt_image_config *conf,
@@ -448,6 +511,8 @@ int rt_plan_build(oci_store *store, const rt_options *opts, const char *manifest
 	plan->remove = opts->remove;
 	plan->limits = opts->limits;
 	plan->log_max = opts->log_max;
+	if (build_network(plan, opts, &conf, err) < 0)
+		goto out;
 	ret = 0;
 out:
 	rt_image_config_free(&conf);

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -122,6 +123,11 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 	int master = -1, slave = -1, code;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (plan->net_share_fd > 0 && setns(plan->net_share_fd, CLONE_NEWNET) < 0) {
+		vce_error_make(&err, errno, "join the network of container %s",
+			       plan->net_container);
+		rt_child_fail(sync_fd, 125, &err);
+	}
 	close_other_fds(sync_fd, dir_fd);
 	if (plan->userns && plan->rootless) {
 		if (enter_user_namespace(sync_fd, false, root_mapped(plan), &err) < 0)
@@ -275,17 +281,20 @@ static bool pump(int from, int to)
 
 /* Waits for the container's init, passing signals on and, with -t, the
  * terminal both ways. Returns init's exit code. */
-static int supervise(rt_session *s, bool interactive)
+static int supervise(rt_session *s, bool interactive, net_forwarder *fw)
 {
 	bool in_open = interactive && s->master >= 0, out_open = s->master >= 0;
 	int status;
 
 	for (;;) {
-		struct pollfd p[3] = { { s->sigfd, POLLIN, 0 },
+		struct pollfd p[4] = { { s->sigfd, POLLIN, 0 },
 				       { out_open ? s->master : -1, POLLIN, 0 },
-				       { in_open ? STDIN_FILENO : -1, POLLIN, 0 } };
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+				       { in_open ? STDIN_FILENO : -1, POLLIN, 0 },
+				       { net_forwarder_fd(fw), POLLIN, 0 } };
+		if (poll(p, 4, -1) < 0 && errno != EINTR)
 			break;
+		if (p[3].revents & POLLIN)
+			net_forwarder_dispatch(fw);
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
 			out_open = pump(s->master, STDOUT_FILENO);
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -314,7 +323,7 @@ static int supervise(rt_session *s, bool interactive)
 	return 125;
 }
 
-int rt_session_relay(rt_session *s, bool interactive)
+int rt_session_relay(rt_session *s, bool interactive, net_forwarder *fw)
 {
 	int code;
 
@@ -322,16 +331,43 @@ int rt_session_relay(rt_session *s, bool interactive)
 		copy_window_size(s);
 		terminal_raw(s);
 	}
-	code = supervise(s, interactive);
+	code = supervise(s, interactive, fw);
 	s->child = -1;
 	terminal_restore(s);
 	return code;
 }
 
+static bool own_network(const rt_plan *plan)
+{
+	return plan->network == RT_NET_PRIVATE || plan->network == RT_NET_NONE;
+}
+
 static int clone_flags(const rt_plan *plan)
 {
-	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+	       (own_network(plan) ? CLONE_NEWNET : 0) |
 	       (plan->userns && plan->rootless ? CLONE_NEWUSER : 0);
+}
+
+/* The namespaces the forwarder's helper will join, opened while the
+ * child is still vce's to open (it makes itself undumpable after "G"). */
+static int open_namespaces(const rt_plan *plan, rt_session *s, vce_err *err)
+{
+	char path[64];
+
+	if (plan->network != RT_NET_PRIVATE || plan->n_listeners == 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)s->child);
+	s->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->netns_fd < 0)
+		return vce_error_make(err, errno, "open %s", path);
+	if (!(plan->userns && plan->rootless))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)s->child);
+	s->userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->userns_fd < 0)
+		return vce_error_make(err, errno, "open %s", path);
+	return 0;
 }
 
 void rt_forwarded_signal_set(sigset_t *set)
@@ -387,6 +423,16 @@ int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_se
 		return -1;
 	if (plan->userns && plan->rootless && vce_write_id_maps(s->child, &plan->map, err) < 0)
 		return -1;
+	if (open_namespaces(plan, s, err) < 0)
+		return -1;
+	/* Its way out is up before the command runs (a first pip install
+	 * must not race it). */
+	if (plan->network == RT_NET_PRIVATE) {
+		cleanup_free char *pid_file = xasprintf("%s/outbound.pid", plan->dir);
+		if (net_outbound_start(s->child, plan->userns && plan->rootless, pid_file,
+				       &s->outbound, err) < 0)
+			return -1;
+	}
 	if (write(s->sync_fd, "G", 1) != 1)
 		return vce_error_make(err, errno, "start the container");
 	return 0;
@@ -420,11 +466,16 @@ void rt_session_close(rt_session *s)
 		close(s->sync_fd);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
-	s->master = s->sync_fd = s->sigfd = -1;
+	if (s->netns_fd >= 0)
+		close(s->netns_fd);
+	if (s->userns_fd >= 0)
+		close(s->userns_fd);
+	net_outbound_stop(&s->outbound);
+	s->master = s->sync_fd = s->sigfd = s->netns_fd = s->userns_fd = -1;
 }
 
 int rt_record_running(int dir_fd, bool locked, pid_t init, const rt_cgroup *cg, bool detached,
-		      vce_err *err)
+		      const rt_plan *plan, vce_err *err)
 {
 	cleanup_close int lock = locked ? -1 : rt_state_lock(dir_fd, err);
 	cleanup_json json_t *state = NULL;
@@ -437,6 +488,7 @@ int rt_record_running(int dir_fd, bool locked, pid_t init, const rt_cgroup *cg, 
 	rt_state_set_running(state, init, getpid());
 	json_object_set_new(state, "cgroups", rt_cgroup_to_json(cg));
 	json_object_set_new(state, "detached", json_boolean(detached));
+	json_object_set_new(state, "ports", rt_net_ports_json(plan));
 	return rt_state_save(dir_fd, state, err);
 }
 
@@ -459,6 +511,7 @@ void rt_record_exit(int dir_fd, int code, const char *error)
 	rt_cgroup_remove(&cg);
 	rt_cgroup_free(&cg);
 	json_object_del(state, "cgroups");
+	json_object_del(state, "ports");
 	if (rt_state_save(dir_fd, state, &err) < 0)
 		vce_warn("could not record the container's exit: %s", err->msg);
 }
@@ -468,6 +521,7 @@ int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *er
 	rt_plan plan = { 0 };
 	rt_session s = RT_SESSION_INIT;
 	rt_cgroup cg = { 0 };
+	rt_forward fw = { { -1, -1 }, NULL };
 	cleanup_close int dir_fd = -1;
 	cleanup_free char *failure = NULL;
 	int ret = -1;
@@ -477,17 +531,22 @@ int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *er
 		rt_plan_free(&plan);
 		return -1;
 	}
-	if (rt_cgroup_create(plan.id, &plan.limits, &cg, err) < 0 ||
+	if (rt_net_open_shared(store, &plan, err) < 0 || rt_net_listen(&plan, err) < 0 ||
+	    rt_cgroup_create(plan.id, &plan.limits, &cg, err) < 0 ||
 	    rt_hand_over(&plan, dir_fd, err) < 0 ||
 	    rt_session_start(&plan, dir_fd, &cg, &s, err) < 0)
 		goto done;
 	if (rt_session_await_exec(&s, &plan, exit_code, err) < 0)
 		goto done;
-	if (rt_record_running(dir_fd, false, s.child, &cg, false, err) < 0)
+	if (rt_record_running(dir_fd, false, s.child, &cg, false, &plan, err) < 0 ||
+	    rt_net_forward_start(plan.listeners, plan.n_listeners, s.netns_fd, s.userns_fd, &fw,
+				 err) < 0)
 		goto done;
-	*exit_code = rt_session_relay(&s, opts->interactive);
+	*exit_code = rt_session_relay(&s, opts->interactive, fw.f);
 	ret = 0;
 done:
+	rt_net_forward_stop(&fw);
+	rt_net_close(&plan);
 	if (ret < 0)
 		failure = vce_error_text(*err);
 	rt_session_close(&s);

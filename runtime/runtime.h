@@ -31,6 +31,13 @@ typedef enum {
 	RT_USERNS_HOST,	   /* root only: no user namespace */
 } rt_userns_mode;
 
+typedef enum {
+	RT_NET_PRIVATE, /* its own namespace: loopback, -p, a way out */
+	RT_NET_HOST,
+	RT_NET_NONE,	  /* loopback only */
+	RT_NET_CONTAINER, /* another container's */
+} rt_net_mode;
+
 /* Resource limits; 0 is none. */
 typedef struct rt_limits {
 	int64_t memory;	     /* bytes */
@@ -64,6 +71,12 @@ typedef struct rt_options {
 	unsigned long host_uid, host_gid;
 	rt_limits limits;
 	uint64_t log_max; /* a detached container's log, bytes per file; 0: 10 MiB */
+	rt_net_mode network;
+	const char *net_container; /* RT_NET_CONTAINER: its name or id */
+	struct net_publish *ports; /* -p */
+	size_t n_ports;
+	bool publish_all;  /* -P */
+	char *publish_ip;  /* --publish-default-ip; NULL: the configured, else 0.0.0.0 */
 } rt_options;
 
 /* Runs a container in the foreground; *exit_code gets the command's exit

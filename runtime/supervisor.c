@@ -17,6 +17,8 @@
 #include <linux/falloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
@@ -93,8 +95,10 @@ static void keep_across_exec(int fd)
 static void __attribute__((noreturn))
 exec_supervisor(const rt_plan *plan, const rt_session *s, const stdio_pipes *p)
 {
-	char pid[16], out[16], errfd[16], in[16], log_max[32];
+	char pid[16], out[16], errfd[16], in[16], log_max[32], netns[16], userns[16];
+	char outbound[16];
 	int output = s->master >= 0 ? s->master : p->out[0];
+	cleanup_free char *ports = rt_net_encode(plan->listeners, plan->n_listeners);
 
 	snprintf(pid, sizeof(pid), "%d", (int)s->child);
 	snprintf(out, sizeof(out), "%d", output);
@@ -105,8 +109,19 @@ exec_supervisor(const rt_plan *plan, const rt_session *s, const stdio_pipes *p)
 	keep_across_exec(output);
 	keep_across_exec(p->err[0]);
 	keep_across_exec(p->in[1]);
+	/* The forwarder's listeners and namespaces; slirp4netns leaves when
+	 * the supervisor does, with its exit fd. */
+	for (size_t i = 0; i < plan->n_listeners; i++)
+		keep_across_exec(plan->listeners[i].fd);
+	keep_across_exec(s->netns_fd);
+	keep_across_exec(s->userns_fd);
+	keep_across_exec(s->outbound.exit_fd);
+	keep_across_exec(s->outbound.pidfd);
+	snprintf(outbound, sizeof(outbound), "%d", s->outbound.pidfd);
+	snprintf(netns, sizeof(netns), "%d", s->netns_fd);
+	snprintf(userns, sizeof(userns), "%d", s->userns_fd);
 	execl("/proc/self/exe", "vce", "__supervise", plan->dir, pid, out, errfd, in, log_max,
-	      plan->remove ? "rm" : "keep", (char *)NULL);
+	      plan->remove ? "rm" : "keep", netns, userns, ports, outbound, (char *)NULL);
 	_exit(125);
 }
 
@@ -125,7 +140,7 @@ supervisor_start(const rt_plan *plan, int dir_fd, int lock_fd, const rt_cgroup *
 	drop_container_ends(&p);
 	if (rt_session_await_exec(&s, plan, &code, &err) < 0)
 		goto fail;
-	if (rt_record_running(dir_fd, true, s.child, cg, true, &err) < 0)
+	if (rt_record_running(dir_fd, true, s.child, cg, true, plan, &err) < 0)
 		goto fail;
 	close(lock_fd);
 	close(report_fd); /* the caller reads end of file: running */
@@ -275,20 +290,24 @@ static int status_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int supervise_loop(log_state *l, pid_t init, int out, int err_fd, int sigfd)
+static int supervise_loop(log_state *l, pid_t init, int out, int err_fd, int sigfd,
+			  rt_forward *fw)
 {
 	int code = -1, status;
 
 	while (out >= 0 || err_fd >= 0 || code < 0) {
-		struct pollfd p[3] = { { sigfd, POLLIN, 0 },
+		struct pollfd p[4] = { { sigfd, POLLIN, 0 },
 				       { out, POLLIN, 0 },
-				       { err_fd, POLLIN, 0 } };
+				       { err_fd, POLLIN, 0 },
+				       { net_forwarder_fd(fw->f), POLLIN, 0 } };
 		/* After init's exit, whatever is still buffered, then done. */
-		if (poll(p, 3, code < 0 ? -1 : 0) <= 0) {
+		if (poll(p, 4, code < 0 ? -1 : 0) <= 0) {
 			if (code >= 0)
 				break;
 			continue;
 		}
+		if (p[3].revents & POLLIN)
+			net_forwarder_dispatch(fw->f);
 		if (p[1].revents && !pump_to_log(l, out, "stdout")) {
 			close(out);
 			out = -1;
@@ -301,8 +320,11 @@ static int supervise_loop(log_state *l, pid_t init, int out, int err_fd, int sig
 			struct signalfd_siginfo si;
 			if (read(sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
 				kill(init, (int)si.ssi_signo);
-			if (code < 0 && waitpid(init, &status, WNOHANG) == init)
+			if (code < 0 && waitpid(init, &status, WNOHANG) == init) {
 				code = status_code(status);
+				/* The ports are free as soon as the container is gone. */
+				rt_net_forward_stop(fw);
+			}
 		}
 	}
 	return code;
@@ -316,7 +338,11 @@ int rt_supervise_main(int argc, char **argv)
 	int out, err_fd, in, sigfd, code;
 	sigset_t set;
 
-	if (argc != 9)
+	rt_forward fw = { { -1, -1 }, NULL };
+	net_listener *listeners;
+	size_t n_listeners;
+
+	if (argc != 13)
 		return 125;
 	dir = argv[2];
 	init = (pid_t)strtol(argv[3], NULL, 10);
@@ -339,8 +365,31 @@ int rt_supervise_main(int argc, char **argv)
 			fallocate(l.status_fd, FALLOC_FL_KEEP_SIZE, 0, 4096);
 		log_open(&l);
 	}
+	rt_net_decode(argv[11], &listeners, &n_listeners);
+	if (n_listeners > 0) {
+		cleanup_err vce_err err = NULL;
+		int netns = (int)strtol(argv[9], NULL, 10), userns = (int)strtol(argv[10], NULL, 10);
+		/* Without its helper the container runs on, unreachable: say so
+		 * in its log. */
+		if (rt_net_forward_start(listeners, n_listeners, netns, userns, &fw, &err) < 0) {
+			log_write(&l, "stderr", err->msg, strlen(err->msg));
+			for (size_t i = 0; i < n_listeners; i++)
+				close(listeners[i].fd);
+		}
+		close(netns);
+		if (userns >= 0)
+			close(userns);
+	}
+	free(listeners);
 	vce_shed_clean_pages();
-	code = supervise_loop(&l, init, out >= 0 ? out : -1, err_fd >= 0 ? err_fd : -1, sigfd);
+	code = supervise_loop(&l, init, out >= 0 ? out : -1, err_fd >= 0 ? err_fd : -1, sigfd,
+			      &fw);
+	rt_net_forward_stop(&fw);
+	{
+		/* pasta outlives the namespace's processes: it goes now. */
+		net_outbound pasta = { .exit_fd = -1, .pidfd = (int)strtol(argv[12], NULL, 10) };
+		net_outbound_stop(&pasta);
+	}
 	if (l.dir_fd >= 0)
 		rt_record_exit(l.dir_fd, code, NULL);
 	if (strcmp(argv[8], "rm") == 0) {

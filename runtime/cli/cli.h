@@ -27,6 +27,7 @@ int cmd_images(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_tag(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_rmi(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_inspect(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_port(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_system(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_run(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_image_prune(struct cli *cli, int argc, char **argv, vce_err *err);

@@ -4,6 +4,8 @@
 
 #include "cli.h"
 
+#include "../../common/json.h"
+
 #include "../../common/banned.h"
 #include "../runtime.h"
 
@@ -76,4 +78,44 @@ int cmd_container_inspect(struct cli *cli, int argc, char **argv, vce_err *err)
 int cmd_image_inspect(struct cli *cli, int argc, char **argv, vce_err *err)
 {
 	return inspect(cli, argc, argv, IMAGE, err);
+}
+
+/* vce port NAME [PORT[/PROTO]]: the host addresses of its published ports. */
+int cmd_port(struct cli *cli, int argc, char **argv, vce_err *err)
+{
+	oci_store *store;
+	cleanup_json json_t *c = NULL;
+	cleanup_free char *want = NULL;
+	json_t *ports, *list, *b;
+	const char *key;
+	size_t i;
+	bool found = false;
+
+	if (cli_wants_help(argc, argv)) {
+		printf("Usage: vce port NAME [PORT[/tcp|/udp]]\n\nShow the host addresses the "
+		       "container's ports are published on, as docker port does.\n");
+		return 0;
+	}
+	if (argc < 2 || argc > 3)
+		return cli_usage_error(err, "port", "vce port NAME [PORT[/PROTO]]");
+	if (argc == 3)
+		want = strchr(argv[2], '/') ? xstrdup(argv[2]) : xasprintf("%s/tcp", argv[2]);
+	if (cli_store(cli, &store, err) < 0 || rt_inspect(store, argv[1], &c, err) < 0)
+		return -1;
+	ports = json_object_get(json_object_get(c, "NetworkSettings"), "Ports");
+	json_object_foreach (ports, key, list) {
+		if (want && strcmp(want, key) != 0)
+			continue;
+		json_array_foreach (list, i, b) {
+			const char *ip = vce_json_string(b, "HostIp") ?: "";
+			bool v6 = strchr(ip, ':') != NULL;
+			printf("%s%s%s%s%s:%s\n", want ? "" : key, want ? "" : " -> ", v6 ? "[" : "",
+			       ip, v6 ? "]" : "", vce_json_string(b, "HostPort") ?: "");
+			found = true;
+		}
+	}
+	if (want && !found)
+		return vce_error_make(err, 0, "no public port '%s' published for %s", want,
+				      argv[1]);
+	return 0;
 }

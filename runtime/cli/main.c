@@ -46,6 +46,7 @@ static const struct verb verbs[] = {
 	{ "tag", cmd_tag, "Give an image another name" },
 	{ "rmi", cmd_rmi, "Remove images" },
 	{ "inspect", cmd_inspect, "Show containers or images as JSON" },
+	{ "port", cmd_port, "Show the host ports a container is published on" },
 	{ "system", cmd_system, "Show disk usage (vce system df)" },
 	{ "image prune", cmd_image_prune, "Remove unnamed or unused images and their layers" },
 };

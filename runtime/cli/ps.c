@@ -110,16 +110,38 @@ static bool passes(json_t *c, const ps_options *o)
 	return o->all || status_filtered || (status && strcmp(status, "running") == 0);
 }
 
+/* As docker ps: "0.0.0.0:8351->8888/tcp, :::8351->8888/tcp". */
+static char *ports_text(json_t *c)
+{
+	json_t *ports = json_object_get(json_object_get(c, "NetworkSettings"), "Ports");
+	const char *key;
+	json_t *list, *b;
+	char *out = xstrdup("");
+	size_t i;
+
+	json_object_foreach (ports, key, list) {
+		json_array_foreach (list, i, b) {
+			const char *ip = vce_json_string(b, "HostIp") ?: "";
+			char *next = xasprintf("%s%s%s:%s->%s", out, *out ? ", " : "", ip,
+					       vce_json_string(b, "HostPort") ?: "", key);
+			free(out);
+			out = next;
+		}
+	}
+	return out;
+}
+
 static void print_json_line(json_t *c, const ps_options *o)
 {
 	cleanup_free char *status = status_text(c), *cmd = command_text(c, true);
+	cleanup_free char *ports = ports_text(c);
 	const char *name = vce_json_string(c, "Name");
 	json_t *line =
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID", vce_json_string(c, "Id"),
 		      "Image", vce_json_string(json_object_get(c, "Config"), "Image") ?: "",
 		      "Command", cmd, "CreatedAt", vce_json_string(c, "Created") ?: "", "Status",
 		      status, "State", vce_json_string(json_object_get(c, "State"), "Status") ?: "",
-		      "Names", name ? name + 1 : "", "Ports", "");
+		      "Names", name ? name + 1 : "", "Ports", ports);
 	char *text = json_dumps(line, JSON_COMPACT);
 	(void)o;
 	printf("%s\n", text);
@@ -130,13 +152,14 @@ static void print_json_line(json_t *c, const ps_options *o)
 static void print_row(json_t *c, const ps_options *o)
 {
 	cleanup_free char *status = status_text(c), *cmd = command_text(c, o->no_trunc);
+	cleanup_free char *ports = ports_text(c);
 	const char *name = vce_json_string(c, "Name");
 	char created[64];
 
 	vce_format_age(vce_json_string(c, "Created"), created, sizeof(created));
 	printf("%-12.12s   %-20s %-22s %-16s %-25s %-10s %s\n", vce_json_string(c, "Id"),
 	       vce_json_string(json_object_get(c, "Config"), "Image") ?: "", cmd, created, status,
-	       "", name ? name + 1 : "");
+	       ports, name ? name + 1 : "");
 }
 
 int cmd_ps(struct cli *cli, int argc, char **argv, vce_err *err)

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include "../../common/banned.h"
+#include "../../net/net.h"
 #include "../runtime.h"
 
 static const char help[] =
@@ -39,7 +40,13 @@ static const char help[] =
     "      --cpus N             CPU limit in cores (1.5)\n"
     "  -c, --cpu-shares N       relative CPU weight (1024 is normal)\n"
     "      --pids-limit N       most processes at once (-1: unlimited)\n"
-    "      --log-opt max-size=SIZE  size of the log before it is rotated (10m)\n";
+    "      --log-opt max-size=SIZE  size of the log before it is rotated (10m)\n"
+    "  -p, --publish [IP:][HOSTPORT:]PORT[/udp]  forward a host port to PORT inside\n"
+    "                           (no HOSTPORT: a free one; see vce port NAME)\n"
+    "  -P, --publish-all        publish every port the image exposes\n"
+    "      --publish-default-ip IP  the host address of -p without one (0.0.0.0)\n"
+    "      --network private|host|none|container:NAME  (private: own namespace,\n"
+    "                           with a way out through pasta or slirp4netns)\n";
 
 enum {
 	OPT_RM = 256,
@@ -60,6 +67,8 @@ enum {
 	OPT_CPUS,
 	OPT_PIDS_LIMIT,
 	OPT_LOG_OPT,
+	OPT_PUBLISH_IP,
+	OPT_NETWORK,
 	OPT_HELP,
 };
 
@@ -180,6 +189,60 @@ static int parse_limit(rt_options *o, int c, const char *v, vce_err *err)
 	}
 }
 
+static int parse_publish_ip(rt_options *o, const char *v, vce_err *err)
+{
+	net_publish *one = NULL;
+	size_t n = 0;
+	cleanup_free char *spec = xasprintf("%s%s%s:1:1", strchr(v, ':') ? "[" : "", v,
+					    strchr(v, ':') ? "]" : "");
+
+	if (net_parse_publish(spec, &one, &n, err) < 0) {
+		vce_error_release(err);
+		return cli_usage_error(err, "run", "--publish-default-ip must be an IP address, not \"%s\"", v);
+	}
+	o->publish_ip = xstrdup(one[0].host_ip);
+	free(one);
+	return 0;
+}
+
+static int parse_network(rt_options *o, const char *v, vce_err *err)
+{
+	if (!strcmp(v, "private") || !strcmp(v, "bridge") || !strcmp(v, "default"))
+		o->network = RT_NET_PRIVATE;
+	else if (!strcmp(v, "host"))
+		o->network = RT_NET_HOST;
+	else if (!strcmp(v, "none"))
+		o->network = RT_NET_NONE;
+	else if (!strncmp(v, "container:", 10) && v[10])
+		o->network = RT_NET_CONTAINER, o->net_container = v + 10;
+	else
+		return cli_usage_error(
+		    err, "run", "--network must be private, host, none or container:NAME, not \"%s\"",
+		    v);
+	return 0;
+}
+
+/* As docker: ports of a shared or absent network are refused; of the
+ * host's, they are there already. */
+static int check_network(rt_options *o, vce_err *err)
+{
+	bool ports = o->n_ports > 0 || o->publish_all;
+
+	if (ports && (o->network == RT_NET_NONE || o->network == RT_NET_CONTAINER))
+		return cli_usage_error(err, "run",
+				       "-p and -P need the container's own network: with --network "
+				       "container:NAME publish the ports on NAME");
+	if (ports && o->network == RT_NET_HOST) {
+		vce_warn("published ports are discarded with --network host: the container "
+			 "uses the host's ports directly");
+		free(o->ports);
+		o->ports = NULL;
+		o->n_ports = 0;
+		o->publish_all = false;
+	}
+	return 0;
+}
+
 static int check_limits(const rt_options *o, vce_err *err)
 {
 	const rt_limits *l = &o->limits;
@@ -222,12 +285,17 @@ static int parse_options(rt_options *o, bool *detach, int argc, char **argv, vce
 		{ "cpu-shares", required_argument, NULL, 'c' },
 		{ "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT },
 		{ "log-opt", required_argument, NULL, OPT_LOG_OPT },
+		{ "publish", required_argument, NULL, 'p' },
+		{ "publish-all", no_argument, NULL, 'P' },
+		{ "publish-default-ip", required_argument, NULL, OPT_PUBLISH_IP },
+		{ "network", required_argument, NULL, OPT_NETWORK },
+		{ "net", required_argument, NULL, OPT_NETWORK },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, ret = 0;
 
-	while (ret == 0 && (c = getopt_long(argc, argv, "+e:v:w:u:h:itdm:c:", opts, NULL)) != -1) {
+	while (ret == 0 && (c = getopt_long(argc, argv, "+e:v:w:u:h:itdm:c:p:P", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_RM:
 			o->remove = true;
@@ -300,6 +368,18 @@ static int parse_options(rt_options *o, bool *detach, int argc, char **argv, vce
 		case OPT_LOG_OPT:
 			ret = parse_limit(o, c, optarg, err);
 			break;
+		case 'p':
+			ret = net_parse_publish(optarg, &o->ports, &o->n_ports, err);
+			break;
+		case 'P':
+			o->publish_all = true;
+			break;
+		case OPT_PUBLISH_IP:
+			ret = parse_publish_ip(o, optarg, err);
+			break;
+		case OPT_NETWORK:
+			ret = parse_network(o, optarg, err);
+			break;
 		case OPT_HELP:
 			fputs(help, stdout);
 			return 1;
@@ -307,7 +387,7 @@ static int parse_options(rt_options *o, bool *detach, int argc, char **argv, vce
 			return cli_usage_error(err, "run", "bad option");
 		}
 	}
-	if (ret < 0 || check_limits(o, err) < 0)
+	if (ret < 0 || check_limits(o, err) < 0 || check_network(o, err) < 0)
 		return -1;
 	if (optind >= argc)
 		return cli_usage_error(err, "run", "no image given: vce run IMAGE [COMMAND...]");
@@ -326,6 +406,8 @@ static void free_options(rt_options *o)
 	vce_strv_free(o->env, o->n_env);
 	vce_strv_free(o->cap_add, o->n_cap_add);
 	vce_strv_free(o->cap_drop, o->n_cap_drop);
+	free(o->ports);
+	free(o->publish_ip);
 	for (size_t i = 0; i < o->n_mounts; i++)
 		rt_mount_free(&o->mounts[i]);
 	free(o->mounts);

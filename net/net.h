@@ -1,0 +1,92 @@
+/* net: a container's network. Host ports forwarded into its network
+ * namespace, and the helpers that give it a way out.
+ *
+ * The forwarder runs in the container's supervisor (or in vce itself for
+ * a foreground run):
+ *   host client -> listener (host) -> accept
+ *   helper (in the container's netns) -> a fresh socket, over SCM_RIGHTS
+ *   connect it to 127.0.0.1:PORT there; splice both ways through pipes
+ * in one epoll loop. Nothing here knows about containers. */
+#ifndef VCE_NET_H
+#define VCE_NET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "../common/common.h"
+
+/* One -p: [IP:][HOSTPORT:]CTRPORT[/tcp|/udp]. host_ip "" is the default
+ * address; host_port 0 is any free port. */
+typedef struct net_publish {
+	char host_ip[INET6_ADDRSTRLEN];
+	uint16_t host_port, ctr_port;
+	bool udp;
+} net_publish;
+
+/* Appends what SPEC asks for to *ports (a range "8000-8002:8000-8002"
+ * is one entry per port). */
+int net_parse_publish(const char *spec, net_publish **ports, size_t *n, vce_err *err);
+/* "8888/tcp" (an image's ExposedPorts key) as -p 8888/tcp. */
+int net_parse_exposed(const char *key, net_publish *out, vce_err *err);
+
+/* A bound host socket: its address as bound, the port it forwards to. */
+typedef struct net_listener {
+	int fd;
+	net_publish port; /* host_ip as bound ("0.0.0.0", "::", "127.0.0.1") */
+	bool dual;	  /* bound to [::], taking IPv4 as well: host_ip "0.0.0.0" */
+} net_listener;
+
+/* Binds every port before the container starts. default_ip replaces an
+ * empty host_ip: NULL or "0.0.0.0" is every address, IPv4 and IPv6;
+ * "127.0.0.1" is loopback, IPv4 and IPv6. Ports in use, and low ports
+ * rootless, fail with what to do. */
+int net_listen(const net_publish *ports, size_t n, const char *default_ip, net_listener **out,
+	       size_t *n_out, vce_err *err);
+void net_listeners_close(net_listener *l, size_t n);
+/* [{"host_ip","host_port","container_port","proto"}] and back. */
+json_t *net_listeners_to_json(const net_listener *l, size_t n);
+
+/* The helper: a process in the container's network namespace (joined
+ * through userns_fd first when that is not -1) that makes sockets there
+ * on request. Dies with its parent. */
+typedef struct net_helper {
+	pid_t pid;
+	int sock;
+} net_helper;
+int net_helper_start(int netns_fd, int userns_fd, net_helper *out, vce_err *err);
+void net_helper_stop(net_helper *h);
+
+/* The forwarder: its epoll fd goes into the caller's poll; call
+ * net_forwarder_dispatch when it is readable. Takes the listeners' fds. */
+typedef struct net_forwarder net_forwarder;
+net_forwarder *net_forwarder_new(const net_listener *l, size_t n, int helper_sock);
+int net_forwarder_fd(const net_forwarder *f);
+void net_forwarder_dispatch(net_forwarder *f);
+/* Closes the listeners (the ports are free at once) and every connection. */
+void net_forwarder_free(net_forwarder *f);
+
+/* ---- outbound access: pasta, else slirp4netns ---- */
+typedef struct net_outbound {
+	pid_t pid;	 /* the helper process, 0 if none */
+	int exit_fd;	 /* slirp4netns: closed to make it exit */
+	int pidfd;	 /* pasta (not our child): signalled to make it exit */
+	const char *via; /* "pasta", "slirp4netns" */
+	char host_alias[INET6_ADDRSTRLEN]; /* the host's loopback as the container sees it */
+} net_outbound;
+/* Which tool there is: "pasta", "slirp4netns" or NULL. */
+const char *net_outbound_tool(bool rootless);
+/* The address at which the container reaches the host's loopback
+ * through that tool ("" if none). */
+void net_outbound_alias(const char *tool, char *out, size_t size);
+/* Gives the namespace of process pid (through its user namespace when
+ * rootless) a way out; returns once its interface is up. pid_file: a
+ * scratch file for pasta's pid. */
+int net_outbound_start(pid_t pid, bool rootless, const char *pid_file, net_outbound *out,
+		       vce_err *err);
+void net_outbound_stop(net_outbound *o);
+
+#endif

@@ -1,0 +1,215 @@
+/* A way out of the container's network namespace: pasta (package passt)
+ * or slirp4netns give it an interface whose traffic they make into the
+ * host's own sockets; neither needs privilege. Rootless pasta is
+ * preferred (faster, and it leaves by itself when the namespace's last
+ * process does). As root, pasta drops to nobody and cannot join the
+ * namespaces of a root process, so slirp4netns goes first there. Inbound
+ * forwarding is the forwarder's, never theirs. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "net.h"
+
+#include "../common/banned.h"
+
+static char *find_in_path(const char *name)
+{
+	const char *path = getenv("PATH") ? getenv("PATH") : "/usr/sbin:/usr/bin:/sbin:/bin";
+	cleanup_free char *copy = xstrdup(path);
+	char *save = NULL;
+
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		char *file = xasprintf("%s/%s", dir, name);
+		if (access(file, X_OK) == 0)
+			return file;
+		free(file);
+	}
+	return NULL;
+}
+
+const char *net_outbound_tool(bool rootless)
+{
+	static const char *const order[2][2] = { { "slirp4netns", "pasta" },
+						 { "pasta", "slirp4netns" } };
+
+	for (int i = 0; i < 2; i++) {
+		cleanup_free char *file = find_in_path(order[rootless][i]);
+		if (file)
+			return order[rootless][i];
+	}
+	return NULL;
+}
+
+/* The host's default gateway, which pasta makes the host itself. */
+static void default_gateway(char *out, size_t size)
+{
+	FILE *f = fopen("/proc/net/route", "re");
+	char line[256];
+
+	out[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned dest, gw;
+		if (sscanf(line, "%*s %x %x", &dest, &gw) == 2 && dest == 0 && gw != 0) {
+			struct in_addr a = { .s_addr = gw };
+			inet_ntop(AF_INET, &a, out, (socklen_t)size);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+void net_outbound_alias(const char *tool, char *out, size_t size)
+{
+	if (tool && strcmp(tool, "slirp4netns") == 0)
+		snprintf(out, size, "10.0.2.2");
+	else if (tool)
+		default_gateway(out, size);
+	else
+		out[0] = '\0';
+}
+
+static int wait_ready(int fd, pid_t pid, const char *tool, vce_err *err)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char c = 0;
+
+	if (poll(&p, 1, 10000) <= 0 || read(fd, &c, 1) != 1 || c != '1') {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return vce_error_make(err, 0,
+				      "%s did not set up the container's network: run with "
+				      "--network none, or see that %s works",
+				      tool, tool);
+	}
+	return 0;
+}
+
+static int start_slirp4netns(pid_t pid, bool rootless, net_outbound *o, vce_err *err)
+{
+	int ready[2], quit[2];
+	char rfd[16], qfd[16], target[16];
+	cleanup_free char *userns = xasprintf("--userns-path=/proc/%d/ns/user", (int)pid);
+
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(quit, O_CLOEXEC) < 0)
+		return vce_error_make(err, errno, "pipe");
+	o->pid = fork();
+	if (o->pid == 0) {
+		/* slirp4netns leaves when the last writer of --exit-fd goes:
+		 * ours, kept by whoever supervises the container. */
+		fcntl(ready[1], F_SETFD, 0);
+		fcntl(quit[0], F_SETFD, 0);
+		setsid();
+		snprintf(rfd, sizeof(rfd), "%d", ready[1]);
+		snprintf(qfd, sizeof(qfd), "%d", quit[0]);
+		snprintf(target, sizeof(target), "%d", (int)pid);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--ready-fd", rfd,
+		       "--exit-fd", qfd, rootless ? userns : "--netns-type=pid", target, "tap0",
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(ready[1]);
+	close(quit[0]);
+	if (o->pid < 0) {
+		close(ready[0]);
+		close(quit[1]);
+		return vce_error_make(err, errno, "fork");
+	}
+	int ret = wait_ready(ready[0], o->pid, "slirp4netns", err);
+	close(ready[0]);
+	if (ret < 0) {
+		close(quit[1]);
+		o->pid = 0;
+		return -1;
+	}
+	o->exit_fd = quit[1];
+	return 0;
+}
+
+/* The pid pasta wrote, as a pidfd: pasta outlives the namespace's
+ * processes, and whoever supervises the container ends it. */
+static int open_pid_file(const char *file)
+{
+	FILE *f = fopen(file, "re");
+	int pid = 0, fd = -1;
+
+	if (f && fscanf(f, "%d", &pid) == 1 && pid > 0)
+		fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (f)
+		fclose(f);
+	unlink(file);
+	return fd;
+}
+
+/* pasta forks into the background once the interface is up: its exit
+ * is the signal. */
+static int start_pasta(pid_t pid, const char *pid_file, net_outbound *o, vce_err *err)
+{
+	char target[16];
+	pid_t child = fork();
+	int status;
+
+	if (child < 0)
+		return vce_error_make(err, errno, "fork");
+	if (child == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		snprintf(target, sizeof(target), "%d", (int)pid);
+		execlp("pasta", "pasta", "--config-net", "--quiet", "-t", "none", "-u", "none", "-T",
+		       "none", "-U", "none", "-P", pid_file, target, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return vce_error_make(err, 0,
+				      "pasta did not set up the container's network: run with "
+				      "--network none, or see that pasta works");
+	o->pid = 0;
+	o->pidfd = open_pid_file(pid_file);
+	return 0;
+}
+
+int net_outbound_start(pid_t pid, bool rootless, const char *pid_file, net_outbound *o,
+		       vce_err *err)
+{
+	o->pid = 0;
+	o->exit_fd = o->pidfd = -1;
+	o->via = net_outbound_tool(rootless);
+	net_outbound_alias(o->via, o->host_alias, sizeof(o->host_alias));
+	if (o->via == NULL)
+		return 0;
+	if (strcmp(o->via, "pasta") == 0)
+		return start_pasta(pid, pid_file, o, err);
+	return start_slirp4netns(pid, rootless, o, err);
+}
+
+void net_outbound_stop(net_outbound *o)
+{
+	if (o->exit_fd >= 0)
+		close(o->exit_fd);
+	if (o->pid > 0)
+		waitpid(o->pid, NULL, 0);
+	if (o->pidfd >= 0) {
+		syscall(SYS_pidfd_send_signal, o->pidfd, SIGTERM, NULL, 0);
+		close(o->pidfd);
+	}
+	o->exit_fd = o->pidfd = -1;
+	o->pid = 0;
+}
