@@ -30,10 +30,10 @@
 
 #include "../common/banned.h"
 
-#define PIPE_SIZE (1 << 20)
-#define POOL_MAX 16
+#define PIPE_SIZE    (1 << 20)
+#define POOL_MAX     16
 #define ACCEPT_BURST 64
-#define MOVE_ROUNDS 16
+#define MOVE_ROUNDS  16
 #define SESSION_IDLE 60
 #define SESSIONS_MAX 1024
 
@@ -223,7 +223,8 @@ static bool move(net_forwarder *f, conn *c, int d)
 			}
 			h->queued = (size_t)n;
 		}
-		n = splice(h->pipe.r, NULL, dst, NULL, h->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		n = splice(h->pipe.r, NULL, dst, NULL, h->queued,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;

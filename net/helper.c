@@ -60,8 +60,8 @@ static void die_with(pid_t parent)
 		_exit(0);
 }
 
-static void __attribute__((noreturn)) helper_main(int sock, int netns_fd, int userns_fd,
-						  pid_t parent)
+static void __attribute__((noreturn))
+helper_main(int sock, int netns_fd, int userns_fd, pid_t parent)
 {
 	cap_t none = cap_init();
 	char req;

@@ -30,7 +30,8 @@ static unsigned long socket_inode(const char *table, unsigned port, bool listeni
 		unsigned local_port, state;
 		unsigned long inode;
 		/* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode */
-		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*u %*u %lu",
+		if (sscanf(line,
+			   " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*u %*u %lu",
 			   &local_port, &state, &inode) == 3 &&
 		    local_port == port && (!listening || state == 0x0A))
 			found = inode;
@@ -138,8 +139,8 @@ static int bind_failed(const net_publish *p, const char *ip, int e, vce_err *err
 		return vce_error_make(err, 0,
 				      "host port %u/%s is already in use%s%s: stop it, or publish "
 				      "another host port (-p OTHER:%u)",
-				      p->host_port, proto, holder ? " by " : "", holder ? holder : "",
-				      p->ctr_port);
+				      p->host_port, proto, holder ? " by " : "",
+				      holder ? holder : "", p->ctr_port);
 	}
 	if (e == EACCES && p->host_port < unprivileged_port_start())
 		return vce_error_make(
@@ -185,9 +186,8 @@ static int bind_one(const net_publish *p, const char *ip, bool dual, unsigned *p
 	address a;
 	socklen_t len = make_address(ip, *port, &a);
 	int one = 1, v6only = !dual;
-	cleanup_close int fd =
-	    socket(a.sa.sa_family, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		   0);
+	cleanup_close int fd = socket(
+	    a.sa.sa_family, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return errno == EAFNOSUPPORT ? -2 : vce_error_make(err, errno, "socket");
@@ -197,7 +197,8 @@ static int bind_one(const net_publish *p, const char *ip, bool dual, unsigned *p
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
 	if (bind(fd, &a.sa, len) < 0) {
 		int e = errno;
-		if (e == EADDRNOTAVAIL && a.sa.sa_family == AF_INET6 && (dual || !strcmp(ip, "::1")))
+		if (e == EADDRNOTAVAIL && a.sa.sa_family == AF_INET6 &&
+		    (dual || !strcmp(ip, "::1")))
 			return -2; /* IPv6 is off */
 		net_publish shown = *p;
 		shown.host_port = (uint16_t)*port;
@@ -246,8 +247,9 @@ static int listen_one(const net_publish *p, const char *default_ip, net_listener
 	}
 	fd = bind_one(p, ip, false, &port, err);
 	if (fd < 0)
-		return fd == -2 ? vce_error_make(err, 0, "IPv6 is off on this machine: publish on an "
-							 "IPv4 address")
+		return fd == -2 ? vce_error_make(err, 0,
+						 "IPv6 is off on this machine: publish on an "
+						 "IPv4 address")
 				: -1;
 	add(out, n, fd, p, ip, port, false);
 	/* "localhost" is both: browsers try ::1 first. */

@@ -71,10 +71,10 @@ void net_forwarder_free(net_forwarder *f);
 
 /* ---- outbound access: pasta, else slirp4netns ---- */
 typedef struct net_outbound {
-	pid_t pid;	 /* the helper process, 0 if none */
-	int exit_fd;	 /* slirp4netns: closed to make it exit */
-	int pidfd;	 /* pasta (not our child): signalled to make it exit */
-	const char *via; /* "pasta", "slirp4netns" */
+	pid_t pid;			   /* the helper process, 0 if none */
+	int exit_fd;			   /* slirp4netns: closed to make it exit */
+	int pidfd;			   /* pasta (not our child): signalled to make it exit */
+	const char *via;		   /* "pasta", "slirp4netns" */
 	char host_alias[INET6_ADDRSTRLEN]; /* the host's loopback as the container sees it */
 } net_outbound;
 /* Which tool there is: "pasta", "slirp4netns" or NULL. */

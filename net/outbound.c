@@ -117,9 +117,9 @@ static int start_slirp4netns(pid_t pid, bool rootless, net_outbound *o, vce_err 
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(null, 2);
-		execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--ready-fd", rfd,
-		       "--exit-fd", qfd, rootless ? userns : "--netns-type=pid", target, "tap0",
-		       (char *)NULL);
+		execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--ready-fd",
+		       rfd, "--exit-fd", qfd, rootless ? userns : "--netns-type=pid", target,
+		       "tap0", (char *)NULL);
 		_exit(127);
 	}
 	close(ready[1]);
@@ -171,8 +171,8 @@ static int start_pasta(pid_t pid, const char *pid_file, net_outbound *o, vce_err
 		dup2(null, 1);
 		dup2(null, 2);
 		snprintf(target, sizeof(target), "%d", (int)pid);
-		execlp("pasta", "pasta", "--config-net", "--quiet", "-t", "none", "-u", "none", "-T",
-		       "none", "-U", "none", "-P", pid_file, target, (char *)NULL);
+		execlp("pasta", "pasta", "--config-net", "--quiet", "-t", "none", "-u", "none",
+		       "-T", "none", "-U", "none", "-P", pid_file, target, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)

@@ -52,8 +52,8 @@ static int parse_range(const char *s, size_t len, range *out)
 
 static int bad(const char *spec, const char *why, vce_err *err)
 {
-	return vce_error_make(err, 0, "invalid port \"%s\": %s (as -p [IP:][HOSTPORT:]PORT[/tcp|/udp])",
-			      spec, why);
+	return vce_error_make(
+	    err, 0, "invalid port \"%s\": %s (as -p [IP:][HOSTPORT:]PORT[/tcp|/udp])", spec, why);
 }
 
 /* Takes "/tcp" or "/udp" off the end. */
@@ -144,7 +144,8 @@ int net_parse_exposed(const char *key, net_publish *out, vce_err *err)
 	if (strchr(key, ':') || net_parse_publish(key, &one, &n, err) < 0 || n != 1) {
 		free(one);
 		if (*err == NULL)
-			vce_error_make(err, 0, "the image exposes \"%s\", which is not a port", key);
+			vce_error_make(err, 0, "the image exposes \"%s\", which is not a port",
+				       key);
 		return -1;
 	}
 	*out = one[0];

@@ -87,7 +87,8 @@ static int build_network(rt_plan *plan, const rt_options *opts, const rt_image_c
 		if (net_parse_exposed(conf->exposed[i], &p, err) < 0)
 			return -1;
 		for (size_t k = 0; k < opts->n_ports; k++)
-			published |= opts->ports[k].ctr_port == p.ctr_port && opts->ports[k].udp == p.udp;
+			published |=
+			    opts->ports[k].ctr_port == p.ctr_port && opts->ports[k].udp == p.udp;
 		if (!published)
 			plan->ports[plan->n_ports++] = p;
 	}
@@ -99,7 +100,8 @@ static int build_network(rt_plan *plan, const rt_options *opts, const rt_image_c
 		int ok = net_parse_publish(spec, &probe, &n, err);
 		free(probe);
 		if (ok < 0)
-			return vce_error_make(err, 0, "publish_default_ip \"%s\" is not an IP address",
+			return vce_error_make(err, 0,
+					      "publish_default_ip \"%s\" is not an IP address",
 					      plan->publish_ip);
 	}
 	return 0;

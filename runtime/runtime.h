@@ -75,8 +75,8 @@ typedef struct rt_options {
 	const char *net_container; /* RT_NET_CONTAINER: its name or id */
 	struct net_publish *ports; /* -p */
 	size_t n_ports;
-	bool publish_all;  /* -P */
-	char *publish_ip;  /* --publish-default-ip; NULL: the configured, else 0.0.0.0 */
+	bool publish_all; /* -P */
+	char *publish_ip; /* --publish-default-ip; NULL: the configured, else 0.0.0.0 */
 } rt_options;
 
 /* Runs a container in the foreground; *exit_code gets the command's exit

@@ -290,8 +290,7 @@ static int status_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int supervise_loop(log_state *l, pid_t init, int out, int err_fd, int sigfd,
-			  rt_forward *fw)
+static int supervise_loop(log_state *l, pid_t init, int out, int err_fd, int sigfd, rt_forward *fw)
 {
 	int code = -1, status;
 
@@ -368,7 +367,8 @@ int rt_supervise_main(int argc, char **argv)
 	rt_net_decode(argv[11], &listeners, &n_listeners);
 	if (n_listeners > 0) {
 		cleanup_err vce_err err = NULL;
-		int netns = (int)strtol(argv[9], NULL, 10), userns = (int)strtol(argv[10], NULL, 10);
+		int netns = (int)strtol(argv[9], NULL, 10),
+		    userns = (int)strtol(argv[10], NULL, 10);
 		/* Without its helper the container runs on, unreachable: say so
 		 * in its log. */
 		if (rt_net_forward_start(listeners, n_listeners, netns, userns, &fw, &err) < 0) {
@@ -382,8 +382,7 @@ int rt_supervise_main(int argc, char **argv)
 	}
 	free(listeners);
 	vce_shed_clean_pages();
-	code = supervise_loop(&l, init, out >= 0 ? out : -1, err_fd >= 0 ? err_fd : -1, sigfd,
-			      &fw);
+	code = supervise_loop(&l, init, out >= 0 ? out : -1, err_fd >= 0 ? err_fd : -1, sigfd, &fw);
 	rt_net_forward_stop(&fw);
 	{
 		/* pasta outlives the namespace's processes: it goes now. */

@@ -109,8 +109,9 @@ int cmd_port(struct cli *cli, int argc, char **argv, vce_err *err)
 		json_array_foreach (list, i, b) {
 			const char *ip = vce_json_string(b, "HostIp") ?: "";
 			bool v6 = strchr(ip, ':') != NULL;
-			printf("%s%s%s%s%s:%s\n", want ? "" : key, want ? "" : " -> ", v6 ? "[" : "",
-			       ip, v6 ? "]" : "", vce_json_string(b, "HostPort") ?: "");
+			printf("%s%s%s%s%s:%s\n", want ? "" : key, want ? "" : " -> ",
+			       v6 ? "[" : "", ip, v6 ? "]" : "",
+			       vce_json_string(b, "HostPort") ?: "");
 			found = true;
 		}
 	}

@@ -193,12 +193,13 @@ static int parse_publish_ip(rt_options *o, const char *v, vce_err *err)
 {
 	net_publish *one = NULL;
 	size_t n = 0;
-	cleanup_free char *spec = xasprintf("%s%s%s:1:1", strchr(v, ':') ? "[" : "", v,
-					    strchr(v, ':') ? "]" : "");
+	cleanup_free char *spec =
+	    xasprintf("%s%s%s:1:1", strchr(v, ':') ? "[" : "", v, strchr(v, ':') ? "]" : "");
 
 	if (net_parse_publish(spec, &one, &n, err) < 0) {
 		vce_error_release(err);
-		return cli_usage_error(err, "run", "--publish-default-ip must be an IP address, not \"%s\"", v);
+		return cli_usage_error(err, "run",
+				       "--publish-default-ip must be an IP address, not \"%s\"", v);
 	}
 	o->publish_ip = xstrdup(one[0].host_ip);
 	free(one);
@@ -217,8 +218,8 @@ static int parse_network(rt_options *o, const char *v, vce_err *err)
 		o->network = RT_NET_CONTAINER, o->net_container = v + 10;
 	else
 		return cli_usage_error(
-		    err, "run", "--network must be private, host, none or container:NAME, not \"%s\"",
-		    v);
+		    err, "run",
+		    "--network must be private, host, none or container:NAME, not \"%s\"", v);
 	return 0;
 }
 
@@ -295,7 +296,8 @@ static int parse_options(rt_options *o, bool *detach, int argc, char **argv, vce
 	};
 	int c, ret = 0;
 
-	while (ret == 0 && (c = getopt_long(argc, argv, "+e:v:w:u:h:itdm:c:p:P", opts, NULL)) != -1) {
+	while (ret == 0 &&
+	       (c = getopt_long(argc, argv, "+e:v:w:u:h:itdm:c:p:P", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_RM:
 			o->remove = true;
