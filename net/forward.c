@@ -64,6 +64,7 @@ typedef struct conn {
 	half h[2]; /* h[0]: host -> container; h[1]: container -> host */
 	uint32_t events[2];
 	bool connecting, dead;
+	bool hup[2]; /* taken out of the epoll set: see on_conn */
 	struct conn *prev, *next;
 } conn;
 
@@ -166,9 +167,8 @@ static void conn_free(net_forwarder *f, conn *c, bool reset)
 			struct linger lg = { 1, 0 };
 			setsockopt(c->fd[s], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		}
-		close(c->fd[s]); /* leaves the epoll set too */
-		c->h[s].queued = 0;
-		give_pipe(f, &c->h[s]);
+		close(c->fd[s]);	/* leaves the epoll set too */
+		give_pipe(f, &c->h[s]); /* closed if bytes are left in it */
 	}
 	if (c->prev)
 		c->prev->next = c->next;
@@ -252,10 +252,12 @@ static void update_interest(net_forwarder *f, conn *c)
 		} else {
 			if (!c->h[s].eof && c->h[s].queued == 0)
 				want |= EPOLLIN;
-			if (c->h[1 - s].queued > 0)
+			/* A hung-up source is out of the set: its reader's
+			 * room drives what it still holds. */
+			if (c->h[1 - s].queued > 0 || (c->hup[1 - s] && !c->h[1 - s].done))
 				want |= EPOLLOUT;
 		}
-		if (want != c->events[s]) {
+		if (!c->hup[s] && want != c->events[s]) {
 			c->events[s] = want;
 			watch(f, EPOLL_CTL_MOD, c->fd[s], want, &c->ep[s]);
 		}
@@ -284,8 +286,19 @@ static void on_conn(net_forwarder *f, endpoint *ep, uint32_t ev)
 		ev = EPOLLIN | EPOLLOUT;
 		s = 0;
 		ok = move(f, c, 0) && move(f, c, 1);
+	} else if (ev & EPOLLERR) {
+		ok = false; /* reset: what it still held is gone with it */
 	} else {
-		if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		/* Hung up: the peer is done sending and this side has been shut
+		 * for writing (the other direction is done). What it holds is
+		 * still to be read, as fast as the other side takes it: reads
+		 * return data or end of file from now on, so the other side's
+		 * EPOLLOUT drives the rest. Out of the set, it cannot spin. */
+		if ((ev & EPOLLHUP) && !c->hup[s]) {
+			c->hup[s] = true;
+			watch(f, EPOLL_CTL_DEL, c->fd[s], 0, NULL);
+		}
+		if (ev & (EPOLLIN | EPOLLHUP))
 			ok = move(f, c, s);
 		if (ok && (ev & EPOLLOUT))
 			ok = move(f, c, 1 - s);
@@ -294,8 +307,7 @@ static void on_conn(net_forwarder *f, endpoint *ep, uint32_t ev)
 		conn_free(f, c, false);
 		return;
 	}
-	/* Hung up or in error with work left: it cannot be finished. */
-	if (!ok || (ev & (EPOLLHUP | EPOLLERR))) {
+	if (!ok) {
 		conn_free(f, c, true);
 		return;
 	}

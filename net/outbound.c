@@ -107,11 +107,15 @@ static int start_slirp4netns(pid_t pid, bool rootless, net_outbound *o, vce_err 
 	if (o->pid == 0) {
 		/* slirp4netns leaves when the last writer of --exit-fd goes:
 		 * ours, kept by whoever supervises the container. */
-		fcntl(ready[1], F_SETFD, 0);
-		fcntl(quit[0], F_SETFD, 0);
+		/* Of our fds only these two, as 3 and 4 (by way of high
+		 * numbers: either may be 3 or 4 already). */
+		int r = fcntl(ready[1], F_DUPFD, 10), q = fcntl(quit[0], F_DUPFD, 10);
+		if (r < 0 || q < 0 || dup2(r, 3) < 0 || dup2(q, 4) < 0)
+			_exit(127);
+		syscall(SYS_close_range, 5, ~0U, 0);
 		setsid();
-		snprintf(rfd, sizeof(rfd), "%d", ready[1]);
-		snprintf(qfd, sizeof(qfd), "%d", quit[0]);
+		snprintf(rfd, sizeof(rfd), "%d", 3);
+		snprintf(qfd, sizeof(qfd), "%d", 4);
 		snprintf(target, sizeof(target), "%d", (int)pid);
 		int null = open("/dev/null", O_RDWR);
 		dup2(null, 0);
@@ -170,6 +174,9 @@ static int start_pasta(pid_t pid, const char *pid_file, net_outbound *o, vce_err
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(null, 2);
+		/* It stays in the background: with none of ours (a caller's
+		 * pipe held open would keep the caller waiting). */
+		syscall(SYS_close_range, 3, ~0U, 0);
 		snprintf(target, sizeof(target), "%d", (int)pid);
 		execlp("pasta", "pasta", "--config-net", "--quiet", "-t", "none", "-u", "none",
 		       "-T", "none", "-U", "none", "-P", pid_file, target, (char *)NULL);

@@ -58,6 +58,11 @@ void rt_send_fd(int sock, int fd)
 	sendmsg(sock, &msg, MSG_NOSIGNAL);
 }
 
+static bool own_network(const rt_plan *plan)
+{
+	return plan->network == RT_NET_PRIVATE || plan->network == RT_NET_NONE;
+}
+
 static bool root_mapped(const rt_plan *plan)
 {
 	return plan->map.uid[0].inside == 0 && plan->map.gid[0].inside == 0;
@@ -146,6 +151,18 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		vce_error_make(&err, errno, "create the cgroup namespace");
 		rt_child_fail(sync_fd, 125, &err);
+	}
+	/* As Docker: in its own network namespace any user may bind any port
+	 * (a course image's server runs as the student). /proc is still the
+	 * host's, and a net sysctl is the writer's namespace's. */
+	if (own_network(plan)) {
+		int fd =
+		    open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t ignored = write(fd, "0", 1);
+			(void)ignored;
+			close(fd);
+		}
 	}
 	/* vce's memory and /proc/1/exe are nobody's business in there (and
 	 * not before: vce writes this process's id maps while it may). */
@@ -335,11 +352,6 @@ int rt_session_relay(rt_session *s, bool interactive, net_forwarder *fw)
 	s->child = -1;
 	terminal_restore(s);
 	return code;
-}
-
-static bool own_network(const rt_plan *plan)
-{
-	return plan->network == RT_NET_PRIVATE || plan->network == RT_NET_NONE;
 }
 
 static int clone_flags(const rt_plan *plan)

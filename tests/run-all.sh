@@ -121,13 +121,14 @@ for s in "${stages[@]}"; do
 	integration)
 		run_stage integration stage_integration build/native/vce tests/integration/*.bats ;;
 	integration-asan)
-		# The same suite under ASan+UBSan, without the slow jupyter image,
+		# The same suite under ASan+UBSan, without the slow jupyter suite,
 		# and with openat2 blocked so the fallback path runs it all.
 		VCE_SANITIZED=1 VCE_NO_OPENAT2=1 run_stage integration-asan stage_integration \
 			build/asan/vce tests/integration/store.bats tests/integration/bad-input.bats \
 			tests/integration/cache.bats tests/integration/rootless.bats \
 			tests/integration/run.bats tests/integration/run-rootless.bats \
-			tests/integration/lifecycle.bats tests/integration/lifecycle-rootless.bats ;;
+			tests/integration/lifecycle.bats tests/integration/lifecycle-rootless.bats \
+			tests/integration/net.bats tests/integration/net-rootless.bats ;;
 	*) echo "unknown stage $s" >&2; failed=$((failed + 1)) ;;
 	esac
 done

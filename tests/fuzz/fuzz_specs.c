@@ -1,6 +1,7 @@
 /* libFuzzer: what `vce run` parses from its command line and files: -v,
  * --mount and --tmpfs specs, capability names, and seccomp profiles in
- * Docker's JSON format, sizes (--memory) and signal names (kill -s).
+ * Docker's JSON format, sizes (--memory), signal names (kill -s) and
+ * published ports (-p, and an image's ExposedPorts keys).
  * The first byte picks the parser. A mount spec
  * that parses must name an absolute container path with no ".." in it
  * and not "/" itself, and a bind mount an absolute host path. */
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	text = xstrndup((const char *)data + 1, size - 1);
-	switch (data[0] % 7) {
+	switch (data[0] % 9) {
 	case 0:
 		ret = rt_parse_volume(text, &m, &err);
 		break;
@@ -60,6 +61,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 6: {
 		int sig = rt_signal_number(text);
 		if (sig == 0 || sig > 64)
+			__builtin_trap();
+		break;
+	}
+	case 7: {
+		net_publish *ports = NULL;
+		size_t n = 0;
+		/* What parses names container ports 1..65535, at most a
+		 * range's worth, with an address inet_pton takes. */
+		if (net_parse_publish(text, &ports, &n, &err) == 0) {
+			if (n == 0 || n > 1024)
+				__builtin_trap();
+			for (size_t i = 0; i < n; i++)
+				if (ports[i].ctr_port == 0 ||
+				    memchr(ports[i].host_ip, '\0', sizeof(ports[i].host_ip)) ==
+					NULL)
+					__builtin_trap();
+		}
+		free(ports);
+		break;
+	}
+	case 8: {
+		net_publish p;
+		if (net_parse_exposed(text, &p, &err) == 0 && p.ctr_port == 0)
 			__builtin_trap();
 		break;
 	}
