@@ -148,7 +148,7 @@ void net_helper_stop(net_helper *h)
 
 int net_helper_socket(int sock, bool udp)
 {
-	char tag[16], cbuf[CMSG_SPACE(sizeof(int))];
+	char tag[16] = "", cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = tag, .iov_len = sizeof(tag) - 1 };
 	struct msghdr msg = { .msg_iov = &iov,
 			      .msg_iovlen = 1,

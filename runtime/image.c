@@ -84,8 +84,9 @@ int rt_image_config_read(oci_store *store, const char *manifest_digest, rt_image
 		json_t *exposed = json_object_get(conf, "ExposedPorts");
 		const char *key;
 		json_t *v;
-		json_object_foreach (exposed, key, v)
+		json_object_foreach (exposed, key, v) {
 			vce_strv_push(&out->exposed, &out->n_exposed, xstrdup(key));
+		}
 	}
 	return 0;
 }
