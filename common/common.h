@@ -160,6 +160,8 @@ void vce_boot_id(char *out, size_t len);
  * -1 with errno otherwise. */
 int vce_pidfd_open(pid_t pid, unsigned long long start);
 int vce_pidfd_signal(int pidfd, int sig);
+/* One byte, tag, with fd (SCM_RIGHTS) over a unix socket. */
+void vce_send_fd(int sock, char tag, int fd);
 /* For a process that lives long and does little (a supervisor): gives
  * back the pages of code and read-only data read in at start. */
 void vce_shed_clean_pages(void);

@@ -28,24 +28,6 @@
 
 #include "../common/banned.h"
 
-static void send_socket(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char tag = 'S';
-	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov,
-			      .msg_iovlen = 1,
-			      .msg_control = cbuf,
-			      .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
 static void send_errno(int sock, int e)
 {
 	char msg[16];
@@ -88,7 +70,7 @@ helper_main(int sock, int netns_fd, int userns_fd, pid_t parent)
 			send_errno(sock, errno);
 			continue;
 		}
-		send_socket(sock, fd);
+		vce_send_fd(sock, 'S', fd);
 		close(fd);
 	}
 	_exit(0);

@@ -142,7 +142,7 @@ static int open_pty(int sync_fd, int *slave, vce_err *err)
 	if (*slave < 0)
 		return vce_error_make(err, errno, "open the terminal's other end");
 	rt_size_like_stdin(master);
-	rt_send_fd(sync_fd, master);
+	vce_send_fd(sync_fd, 'M', master);
 	close(master);
 	return 0;
 }

@@ -214,8 +214,6 @@ int rt_state_lock(int dir_fd, vce_err *err);
  * container's first process does it before the command starts (it still
  * has vce's stdin), so the command never sees another size. */
 void rt_size_like_stdin(int master);
-/* Passes a terminal's master to vce over the sync socket ("M"). */
-void rt_send_fd(int sock, int fd);
 
 /* Reports an error to the parent over the sync socket ("E<code> <status>
  * <message>") and leaves; for children between fork and exec. */

@@ -42,22 +42,6 @@ static void empty_writable_layer(int dir_fd)
 	vce_remove_tree_at(dir_fd, "work", &err);
 }
 
-void rt_send_fd(int sock, int fd)
-{
-	char buf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = "M", .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof(buf)
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
 static bool own_network(const rt_plan *plan)
 {
 	return plan->network == RT_NET_PRIVATE || plan->network == RT_NET_NONE;
@@ -173,7 +157,7 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 		rt_child_fail(sync_fd, 125, &err);
 	}
 	if (master >= 0) {
-		rt_send_fd(sync_fd, master);
+		vce_send_fd(sync_fd, 'M', master);
 		close(master);
 	}
 	/* Root's store is not the namespace's to walk: root mounts first,
