@@ -30,6 +30,8 @@ typedef struct net_publish {
 /* Appends what SPEC asks for to *ports (a range "8000-8002:8000-8002"
  * is one entry per port). */
 int net_parse_publish(const char *spec, net_publish **ports, size_t *n, vce_err *err);
+/* An IPv4 or IPv6 address (no brackets). */
+bool net_is_address(const char *ip);
 /* "8888/tcp" (an image's ExposedPorts key) as -p 8888/tcp. */
 int net_parse_exposed(const char *key, net_publish *out, vce_err *err);
 
@@ -71,11 +73,9 @@ void net_forwarder_free(net_forwarder *f);
 
 /* ---- outbound access: pasta, else slirp4netns ---- */
 typedef struct net_outbound {
-	pid_t pid;			   /* the helper process, 0 if none */
-	int exit_fd;			   /* slirp4netns: closed to make it exit */
-	int pidfd;			   /* pasta (not our child): signalled to make it exit */
-	const char *via;		   /* "pasta", "slirp4netns" */
-	char host_alias[INET6_ADDRSTRLEN]; /* the host's loopback as the container sees it */
+	pid_t pid;   /* the helper process, 0 if none */
+	int exit_fd; /* slirp4netns: closed to make it exit */
+	int pidfd;   /* pasta (not our child): signalled to make it exit */
 } net_outbound;
 /* Which tool there is: "pasta", "slirp4netns" or NULL. */
 const char *net_outbound_tool(bool rootless);

@@ -198,11 +198,11 @@ int net_outbound_start(pid_t pid, bool rootless, const char *pid_file, net_outbo
 {
 	o->pid = 0;
 	o->exit_fd = o->pidfd = -1;
-	o->via = net_outbound_tool(rootless);
-	net_outbound_alias(o->via, o->host_alias, sizeof(o->host_alias));
-	if (o->via == NULL)
+	const char *tool = net_outbound_tool(rootless);
+
+	if (tool == NULL)
 		return 0;
-	if (strcmp(o->via, "pasta") == 0)
+	if (strcmp(tool, "pasta") == 0)
 		return start_pasta(pid, pid_file, o, err);
 	return start_slirp4netns(pid, rootless, o, err);
 }

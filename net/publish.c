@@ -77,7 +77,6 @@ static int parse_proto(const char *spec, size_t *len, bool *udp, vce_err *err)
 static int parse_address(const char *spec, const char *s, size_t len, char *ip, vce_err *err)
 {
 	char buf[INET6_ADDRSTRLEN + 2];
-	unsigned char addr[sizeof(struct in6_addr)];
 
 	ip[0] = '\0';
 	if (len == 0)
@@ -90,10 +89,16 @@ static int parse_address(const char *spec, const char *s, size_t len, char *ip, 
 		buf[len - 1] = '\0';
 		memmove(buf, buf + 1, len - 1);
 	}
-	if (inet_pton(AF_INET, buf, addr) != 1 && inet_pton(AF_INET6, buf, addr) != 1)
+	if (!net_is_address(buf))
 		return bad(spec, "the address is not an IP address", err);
 	memcpy(ip, buf, strlen(buf) + 1);
 	return 0;
+}
+
+bool net_is_address(const char *ip)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, ip, addr) == 1 || inet_pton(AF_INET6, ip, addr) == 1;
 }
 
 int net_parse_publish(const char *spec, net_publish **ports, size_t *n, vce_err *err)

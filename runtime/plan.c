@@ -4,8 +4,8 @@
  * here, before anything is created. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdlib.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -50,24 +50,31 @@ void rt_plan_free(rt_plan *plan)
 
 /* The address a lab sets for -p without one: "publish_default_ip" in
  * $VCE_CONFIG or /etc/vce/config.json. */
-static char *configured_publish_ip(void)
+static int configured_publish_ip(char **out, vce_err *err)
 {
 	const char *path = getenv("VCE_CONFIG") ? getenv("VCE_CONFIG") : "/etc/vce/config.json";
-	cleanup_err vce_err err = NULL;
+	cleanup_err vce_err bad = NULL;
 	cleanup_free char *text = NULL;
 	cleanup_json json_t *conf = NULL;
 	const char *ip;
 	size_t len;
 
+	*out = NULL;
 	if (access(path, F_OK) < 0)
-		return NULL;
-	if (vce_read_host_file(path, 1 << 20, &text, &len, &err) < 0 ||
-	    vce_json_parse(text, len, &conf, &err) < 0) {
-		vce_warn("%s is unreadable, its settings are left out: %s", path, err->msg);
-		return NULL;
+		return 0;
+	if (vce_read_host_file(path, 1 << 20, &text, &len, &bad) < 0 ||
+	    vce_json_parse(text, len, &conf, &bad) < 0) {
+		vce_warn("%s is unreadable, its settings are left out: %s", path, bad->msg);
+		return 0;
 	}
 	ip = vce_json_string(conf, "publish_default_ip");
-	return ip ? xstrdup(ip) : NULL;
+	if (ip && !net_is_address(ip))
+		return vce_error_make(err, 0,
+				      "publish_default_ip \"%s\" in %s is not an IP address: "
+				      "correct it, or leave it out",
+				      ip, path);
+	*out = ip ? xstrdup(ip) : NULL;
+	return 0;
 }
 
 /* -p as given, then with -P every port the image exposes that -p did not
@@ -92,19 +99,11 @@ static int build_network(rt_plan *plan, const rt_options *opts, const rt_image_c
 		if (!published)
 			plan->ports[plan->n_ports++] = p;
 	}
-	plan->publish_ip = opts->publish_ip ? xstrdup(opts->publish_ip) : configured_publish_ip();
-	if (plan->publish_ip) {
-		net_publish *probe = NULL;
-		size_t n = 0;
-		cleanup_free char *spec = xasprintf("[%s]:1:1", plan->publish_ip);
-		int ok = net_parse_publish(spec, &probe, &n, err);
-		free(probe);
-		if (ok < 0)
-			return vce_error_make(err, 0,
-					      "publish_default_ip \"%s\" is not an IP address",
-					      plan->publish_ip);
+	if (opts->publish_ip) {
+		plan->publish_ip = xstrdup(opts->publish_ip);
+		return 0;
 	}
-	return 0;
+	return configured_publish_ip(&plan->publish_ip, err);
 }
 
 static int build_argv(rt_plan *plan, const rt_options *opts, const rt_image_config *conf,

@@ -191,18 +191,10 @@ static int parse_limit(rt_options *o, int c, const char *v, vce_err *err)
 
 static int parse_publish_ip(rt_options *o, const char *v, vce_err *err)
 {
-	net_publish *one = NULL;
-	size_t n = 0;
-	cleanup_free char *spec =
-	    xasprintf("%s%s%s:1:1", strchr(v, ':') ? "[" : "", v, strchr(v, ':') ? "]" : "");
-
-	if (net_parse_publish(spec, &one, &n, err) < 0) {
-		vce_error_release(err);
+	if (!net_is_address(v))
 		return cli_usage_error(err, "run",
 				       "--publish-default-ip must be an IP address, not \"%s\"", v);
-	}
-	o->publish_ip = xstrdup(one[0].host_ip);
-	free(one);
+	o->publish_ip = xstrdup(v);
 	return 0;
 }
 

@@ -92,11 +92,18 @@ rootless_setup() {
 	done
 }
 
-rootless_teardown() {
+# Every container of the test users, running or not, goes.
+remove_user_containers() {
 	for user in vcetest vcetest-nosub; do
 		for id in $(user_vce "$user" ps -aq 2>/dev/null); do
 			user_vce "$user" rm -f "$id" >/dev/null 2>&1
 		done
+	done
+}
+
+rootless_teardown() {
+	remove_user_containers
+	for user in vcetest vcetest-nosub; do
 		home=$(getent passwd "$user" | cut -d: -f6)
 		rm -rf "$home/.local/share/vce" "$home/course"
 	done

@@ -14,11 +14,7 @@ teardown_file() {
 }
 
 teardown() {
-	for user in vcetest vcetest-nosub; do
-		for id in $(user_vce "$user" ps -aq 2>/dev/null); do
-			user_vce "$user" rm -f "$id" >/dev/null 2>&1
-		done
-	done
+	remove_user_containers
 }
 
 host_port() { # user container port

@@ -184,4 +184,8 @@ http.server.HTTPServer(("0.0.0.0", 8888), http.server.SimpleHTTPRequestHandler).
 	echo '{"publish_default_ip": "127.0.0.1"}' >"$BATS_TEST_TMPDIR/config.json"
 	VCE_CONFIG=$BATS_TEST_TMPDIR/config.json vce run -d --name b -p 80 tiny sh -c "$WEB"
 	[[ "$(vce port b 80 | head -1)" == 127.0.0.1:* ]]
+	echo '{"publish_default_ip": "localhost"}' >"$BATS_TEST_TMPDIR/config.json"
+	VCE_CONFIG=$BATS_TEST_TMPDIR/config.json run_fails_cleanly vce run --rm -p 80 tiny true
+	[[ "$stderr" == *"is not an IP address"* ]]
+	run_fails_cleanly vce run --rm --publish-default-ip nowhere -p 80 tiny true
 }
