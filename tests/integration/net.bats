@@ -25,6 +25,16 @@ fetch() { # url
 	curl -sS -m 5 -g "$1"
 }
 
+# serving CONTAINER PORT: its server answers on the host port. A python
+# server starts slowly on a loaded machine (the ASan suite): a minute, and
+# what the container said if it never does.
+serving() {
+	wait_for 600 fetch "http://127.0.0.1:$2/" 2>/dev/null && return 0
+	vce logs "$1"
+	vce ps -a
+	return 1
+}
+
 supervisor_fds() { # container
 	local pid
 	pid=$(jq -r .supervisor_pid "$VCE_ROOT"/containers/"$(vce inspect "$1" | jq -r '.[0].Id')"/state.json)
@@ -100,7 +110,7 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 2048
 Server(("0.0.0.0", 80), http.server.SimpleHTTPRequestHandler).serve_forever()'
 	port=$(host_port web 80)
-	wait_for 100 fetch "http://127.0.0.1:$port/"
+	serving web "$port"
 	before=$(supervisor_fds web)
 	run "$NETCLIENT" many 127.0.0.1 "$port" 1000
 	[ "$output" = 1000 ]
@@ -169,7 +179,7 @@ http.server.HTTPServer(("0.0.0.0", 8888), http.server.SimpleHTTPRequestHandler).
 	tcp=$(host_port py 8888/tcp)
 	udp=$(host_port py 5353/udp)
 	[ -n "$tcp" ] && [ -n "$udp" ]
-	wait_for 100 fetch "http://127.0.0.1:$tcp/"
+	serving py "$tcp"
 	run "$NETCLIENT" udp 127.0.0.1 "$udp" ping
 	[ "$output" = echo:ping ]
 	run "$NETCLIENT" udp ::1 "$udp" pong
