@@ -167,7 +167,12 @@ static void conn_free(net_forwarder *f, conn *c, bool reset)
 			struct linger lg = { 1, 0 };
 			setsockopt(c->fd[s], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		}
-		close(c->fd[s]);	/* leaves the epoll set too */
+		/* Out of the set first: close() takes it out only with the last
+		 * reference to the socket, and the helper that made it may not
+		 * have dropped its own yet (its event would name a freed conn). */
+		if (!c->hup[s])
+			watch(f, EPOLL_CTL_DEL, c->fd[s], 0, NULL);
+		close(c->fd[s]);
 		give_pipe(f, &c->h[s]); /* closed if bytes are left in it */
 	}
 	if (c->prev)
@@ -398,6 +403,7 @@ static void session_free(listener *l, session **link)
 	session *s = *link;
 
 	*link = s->next;
+	watch(l->f, EPOLL_CTL_DEL, s->fd, 0, NULL); /* as conn_free */
 	close(s->fd);
 	s->fd = -1;
 	s->next = l->f->dead_sessions;
