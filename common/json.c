@@ -1,6 +1,9 @@
 /* jansson helpers shared by oci/ and runtime/. */
 #include "json.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "banned.h"
 
 int vce_json_parse(const char *text, size_t len, json_t **out, vce_err *err)
@@ -49,4 +52,31 @@ char **vce_json_to_strv(json_t *array, size_t *n)
 			vce_strv_push(&v, n, xstrdup(json_string_value(s)));
 	}
 	return v;
+}
+
+const char *vce_config_path(void)
+{
+	const char *env = getenv("VCE_CONFIG");
+
+	return env && *env ? env : "/etc/vce/config.json";
+}
+
+/* A broken file is warned about and left out rather than fatal: a lab's
+ * typo should not stop every container; the setting it held says more. */
+json_t *vce_config_load(void)
+{
+	const char *path = vce_config_path();
+	cleanup_err vce_err bad = NULL;
+	cleanup_free char *text = NULL;
+	json_t *conf = NULL;
+	size_t len;
+
+	if (access(path, F_OK) < 0)
+		return NULL;
+	if (vce_read_host_file(path, 1 << 20, &text, &len, &bad) < 0 ||
+	    vce_json_parse(text, len, &conf, &bad) < 0) {
+		vce_warn("%s is unreadable, its settings are left out: %s", path, bad->msg);
+		return NULL;
+	}
+	return conf;
 }

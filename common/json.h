@@ -16,4 +16,9 @@ const char *vce_json_string(json_t *obj, const char *key);
 json_t *vce_json_strv(char *const *v, size_t n);
 char **vce_json_to_strv(json_t *array, size_t *n);
 
+/* vce's settings: $VCE_CONFIG or /etc/vce/config.json. */
+const char *vce_config_path(void);
+/* The settings object, or NULL when there is no (readable) file. */
+json_t *vce_config_load(void);
+
 #endif

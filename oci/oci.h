@@ -5,6 +5,7 @@
 #define VCE_OCI_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "../common/common.h"
 
@@ -92,6 +93,18 @@ void oci_descriptor_free(oci_descriptor *d);
 const char *oci_host_arch(void);
 const char *oci_host_variant(void);
 
+typedef struct oci_platform {
+	char os[32], arch[32], variant[32]; /* normalised: "linux", "arm64", "" */
+} oci_platform;
+/* "linux/arm64", "linux/arm/v7", "linux/amd64"; aliases (aarch64) too. */
+int oci_platform_parse(const char *text, oci_platform *out, vce_err *err);
+void oci_platform_host(oci_platform *out);
+char *oci_platform_string(const char *os, const char *arch, const char *variant);
+/* 0: an image for (os, arch, variant) does not run on `want`; else higher
+ * is a better fit. */
+int oci_platform_score(const oci_platform *want, const char *os, const char *arch,
+		       const char *variant);
+
 /* ---- the store ---- */
 typedef struct oci_store oci_store;
 
@@ -175,6 +188,30 @@ typedef enum { OCI_SAVE_DOCKER_ARCHIVE, OCI_SAVE_OCI_ARCHIVE } oci_save_format;
 /* Writes the named images to path ("-": standard output) atomically. */
 int oci_save(oci_store *store, const char *const *names, size_t n, const char *path,
 	     oci_save_format format, vce_err *err);
+
+/* ---- registries ---- */
+typedef struct oci_pull_opts {
+	const char *platform; /* "os/arch[/variant]"; NULL: this machine's */
+	FILE *progress;	      /* a terminal to draw a bar per layer on, or NULL */
+} oci_pull_opts;
+
+typedef struct oci_pulled {
+	char *name;	 /* canonical reference */
+	char *digest;	 /* what the registry holds under it (an index, perhaps) */
+	char *id;	 /* the image id (config digest) */
+	bool up_to_date; /* the store had it already */
+} oci_pulled;
+
+/* Pulls an image (docker's reference syntax) into the store; layers are
+ * unpacked while they download. A pull that stops half-way resumes. */
+int oci_pull(oci_store *store, const char *reference, const oci_pull_opts *opts, oci_pulled *out,
+	     vce_err *err);
+void oci_pulled_free(oci_pulled *p);
+/* Checks the credentials with the registry, then keeps them in the auth
+ * file (docker's format); out: its path. */
+int oci_login(const char *domain, const char *user, const char *password, char **file,
+	      vce_err *err);
+int oci_logout(const char *domain, char **file, vce_err *err);
 
 int oci_tag(oci_store *store, const char *source, const char *target, vce_err *err);
 /* Removes a name (or, given an id, the image); the image and its unused

@@ -52,27 +52,15 @@ void rt_plan_free(rt_plan *plan)
  * $VCE_CONFIG or /etc/vce/config.json. */
 static int configured_publish_ip(char **out, vce_err *err)
 {
-	const char *path = getenv("VCE_CONFIG") ? getenv("VCE_CONFIG") : "/etc/vce/config.json";
-	cleanup_err vce_err bad = NULL;
-	cleanup_free char *text = NULL;
-	cleanup_json json_t *conf = NULL;
-	const char *ip;
-	size_t len;
+	cleanup_json json_t *conf = vce_config_load();
+	const char *ip = vce_json_string(conf, "publish_default_ip");
 
 	*out = NULL;
-	if (access(path, F_OK) < 0)
-		return 0;
-	if (vce_read_host_file(path, 1 << 20, &text, &len, &bad) < 0 ||
-	    vce_json_parse(text, len, &conf, &bad) < 0) {
-		vce_warn("%s is unreadable, its settings are left out: %s", path, bad->msg);
-		return 0;
-	}
-	ip = vce_json_string(conf, "publish_default_ip");
 	if (ip && !net_is_address(ip))
 		return vce_error_make(err, 0,
 				      "publish_default_ip \"%s\" in %s is not an IP address: "
 				      "correct it, or leave it out",
-				      ip, path);
+				      ip, vce_config_path());
 	*out = ip ? xstrdup(ip) : NULL;
 	return 0;
 }

@@ -3,6 +3,8 @@
 #ifndef VCE_CLI_H
 #define VCE_CLI_H
 
+#include <stdio.h>
+
 #include "../../common/common.h"
 #include "../../oci/oci.h"
 
@@ -21,6 +23,16 @@ int cli_usage_error(vce_err *err, const char *verb, const char *fmt, ...) VCE_PR
 bool cli_is_usage_error(const vce_error *err);
 bool cli_wants_help(int argc, char **argv);
 
+/* Pulls image, printing as `vce pull` does to out (bars if a terminal). */
+int cli_pull(struct cli *cli, const char *image, const char *platform, bool quiet, FILE *out,
+	     vce_err *err);
+/* run's --pull: missing (default), always, never. */
+int cli_ensure_image(struct cli *cli, const char *image, const char *policy, const char *platform,
+		     vce_err *err);
+
+int cmd_pull(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_login(struct cli *cli, int argc, char **argv, vce_err *err);
+int cmd_logout(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_load(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_save(struct cli *cli, int argc, char **argv, vce_err *err);
 int cmd_images(struct cli *cli, int argc, char **argv, vce_err *err);

@@ -40,6 +40,9 @@ static const struct verb verbs[] = {
 	{ "container prune", cmd_container_prune, "Remove every stopped container" },
 	{ "container inspect", cmd_container_inspect, "Show containers as JSON" },
 	{ "image inspect", cmd_image_inspect, "Show images as JSON" },
+	{ "pull", cmd_pull, "Download an image from a registry" },
+	{ "login", cmd_login, "Log in to a registry" },
+	{ "logout", cmd_logout, "Log out of a registry" },
 	{ "load", cmd_load, "Load images from a docker-archive, OCI archive or OCI layout" },
 	{ "save", cmd_save, "Save images to a docker-archive or OCI archive" },
 	{ "images", cmd_images, "List images" },
@@ -59,6 +62,7 @@ struct alias {
 static const struct alias image_aliases[] = {
 	{ "ls", "images" }, { "list", "images" }, { "rm", "rmi" },  { "inspect", "image inspect" },
 	{ "load", "load" }, { "save", "save" },	  { "tag", "tag" }, { "prune", "image prune" },
+	{ "pull", "pull" },
 };
 
 /* `vce container ls|ps|rm|start|...` as docker spells them too. */

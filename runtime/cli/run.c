@@ -16,6 +16,8 @@ static const char help[] =
     "vce start). Options as docker run:\n\n"
     "  -d, --detach             run in the background and print the id\n"
     "  --rm                     remove the container when it exits\n"
+    "  --pull missing|always|never  pull the image first (default: when missing)\n"
+    "  --platform OS/ARCH       the platform to pull (default: this machine's)\n"
     "  --name NAME              name the container\n"
     "  -e, --env KEY=VALUE      set an environment variable (KEY alone: vce's value)\n"
     "      --env-file FILE      read KEY=VALUE lines from a file\n"
@@ -70,6 +72,8 @@ enum {
 	OPT_PUBLISH_IP,
 	OPT_NETWORK,
 	OPT_HELP,
+	OPT_PULL,
+	OPT_PLATFORM,
 };
 
 static int read_env_file(rt_options *o, const char *path, vce_err *err)
@@ -247,7 +251,12 @@ static int check_limits(const rt_options *o, vce_err *err)
 	return 0;
 }
 
-static int parse_options(rt_options *o, bool *detach, int argc, char **argv, vce_err *err)
+struct run_flags {
+	bool detach;
+	const char *pull, *platform;
+};
+
+static int parse_options(rt_options *o, struct run_flags *f, int argc, char **argv, vce_err *err)
 {
 	static const struct option opts[] = {
 		{ "rm", no_argument, NULL, OPT_RM },
@@ -283,6 +292,8 @@ static int parse_options(rt_options *o, bool *detach, int argc, char **argv, vce
 		{ "publish-default-ip", required_argument, NULL, OPT_PUBLISH_IP },
 		{ "network", required_argument, NULL, OPT_NETWORK },
 		{ "net", required_argument, NULL, OPT_NETWORK },
+		{ "pull", required_argument, NULL, OPT_PULL },
+		{ "platform", required_argument, NULL, OPT_PLATFORM },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -352,7 +363,13 @@ static int parse_options(rt_options *o, bool *detach, int argc, char **argv, vce
 			ret = parse_userns(o, optarg, err);
 			break;
 		case 'd':
-			*detach = true;
+			f->detach = true;
+			break;
+		case OPT_PULL:
+			f->pull = optarg;
+			break;
+		case OPT_PLATFORM:
+			f->platform = optarg;
 			break;
 		case 'm':
 		case 'c':
@@ -388,7 +405,7 @@ static int parse_options(rt_options *o, bool *detach, int argc, char **argv, vce
 	o->image = argv[optind];
 	o->args = argv + optind + 1;
 	o->n_args = (size_t)(argc - optind - 1);
-	if (o->tty && !isatty(STDIN_FILENO) && o->interactive && !*detach)
+	if (o->tty && !isatty(STDIN_FILENO) && o->interactive && !f->detach)
 		return vce_error_make(err, 0,
 				      "the input device is not a TTY: leave out -t, or run vce "
 				      "from a terminal");
@@ -412,12 +429,14 @@ int cmd_run(struct cli *cli, int argc, char **argv, vce_err *err)
 	rt_options o = { 0 };
 	oci_store *store;
 	cleanup_free char *id = NULL;
-	bool detach = false;
+	struct run_flags f = { 0 };
 	int ret, code = 125;
 
-	ret = parse_options(&o, &detach, argc, argv, err);
+	ret = parse_options(&o, &f, argc, argv, err);
+	if (ret == 0)
+		ret = cli_ensure_image(cli, o.image, f.pull, f.platform, err);
 	if (ret == 0 && (ret = cli_store(cli, &store, err)) == 0) {
-		if (detach) {
+		if (f.detach) {
 			ret = rt_run_detached(store, &o, &id, err);
 			if (ret == 0) {
 				printf("%s\n", id);
@@ -440,10 +459,12 @@ int cmd_create(struct cli *cli, int argc, char **argv, vce_err *err)
 	rt_options o = { 0 };
 	oci_store *store;
 	cleanup_free char *id = NULL;
-	bool detach = false;
+	struct run_flags f = { 0 };
 	int ret;
 
-	ret = parse_options(&o, &detach, argc, argv, err);
+	ret = parse_options(&o, &f, argc, argv, err);
+	if (ret == 0)
+		ret = cli_ensure_image(cli, o.image, f.pull, f.platform, err);
 	if (ret == 0 && (ret = cli_store(cli, &store, err)) == 0 &&
 	    (ret = rt_create(store, &o, &id, err)) == 0)
 		printf("%s\n", id);
