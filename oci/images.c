@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "../common/banned.h"
@@ -485,6 +486,29 @@ int oci_rmi(oci_store *store, const char *what, bool force, char ***untagged, si
 	return ret;
 }
 
+/* Downloads an interrupted pull left for the next one to resume, except
+ * those a pull is writing (it holds their flock). */
+static void remove_downloads(oci_store *store)
+{
+	cleanup_close int dfd =
+	    openat(oci_store_dirfd(store), "downloads", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = dfd < 0 ? NULL : vce_opendir_at(dfd);
+	struct dirent *de;
+
+	while (dir && (de = readdir(dir)) != NULL) {
+		cleanup_close int fd = -1;
+		if (de->d_name[0] == '.')
+			continue;
+		fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			vce_verbose("removing the unfinished download %s", de->d_name);
+			unlinkat(dfd, de->d_name, 0);
+		}
+	}
+	if (dir)
+		closedir(dir);
+}
+
 int oci_prune(oci_store *store, bool all, char ***removed, size_t *n_removed, vce_err *err)
 {
 	oci_images images;
@@ -504,6 +528,8 @@ int oci_prune(oci_store *store, bool all, char ***removed, size_t *n_removed, vc
 	ret = oci_images_save(store, &images, err);
 	if (ret == 0)
 		ret = collect_garbage(store, &images, err);
+	if (ret == 0)
+		remove_downloads(store);
 	oci_images_free(&images);
 	oci_store_unlock(store);
 	return ret;

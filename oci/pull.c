@@ -211,7 +211,11 @@ static int download_one(struct downloader *d, struct transfer *t, vce_err *err)
 		    "%s sent %lld of the %lld bytes of layer %s; run the pull again to fetch the rest",
 		    registry_domain(d->reg), (long long)t->have, (long long)t->desc->size,
 		    t->desc->digest);
-	if (ret < 0)
+	if (ret < 0 && (*err)->status == ENOSPC)
+		vce_error_wrap(err,
+			       "the disk is full: free some space (vce image prune, vce system df), then pull again, which resumes; download of layer %s",
+			       t->desc->digest);
+	else if (ret < 0)
 		vce_error_wrap(err, "download of layer %s stopped (run the pull again to resume)",
 			       t->desc->digest);
 	/* The lock goes with the download: what is on disk is whole now. */
@@ -657,7 +661,10 @@ static int start_downloader(struct pull *p, size_t n_transfers, vce_err *err)
 		registry_after_fork(p->reg);
 		pthread_mutex_init(&d.mu, NULL);
 		pthread_cond_init(&d.cv, NULL);
-		d.downloads_fd = vce_mkdirs_at(oci_store_dirfd(p->store), "downloads", 0700, &e);
+		d.downloads_fd = openat(oci_store_dirfd(p->store), "downloads",
+					O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d.downloads_fd < 0)
+			vce_error_make(&e, errno, "open %s/downloads", oci_store_path(p->store));
 		if (d.downloads_fd < 0) {
 			cleanup_free char *text = vce_error_text(e);
 			vce_write_all(errpipe[1], text, strlen(text), &e);

@@ -34,7 +34,8 @@ static const char *host_of_url(const char *url)
 	return p ? p + 3 : url;
 }
 
-/* Docker trusts 127.0.0.0/8 as an insecure registry without being told. */
+/* A registry on this machine may speak plain HTTP (docker lets any on
+ * 127.0.0.0/8 do so without being told). */
 static bool is_loopback(const char *hostport)
 {
 	size_t host_len = strcspn(hostport, hostport[0] == '[' ? "]" : ":/");
@@ -118,7 +119,7 @@ int registry_endpoints(const char *domain, registry_endpoint **out, size_t *n, v
 	cleanup_json json_t *conf = vce_config_load();
 	json_t *mirrors = json_object_get(json_object_get(conf, "registry_mirrors"), domain);
 	json_t *insecure_list = json_object_get(conf, "insecure_registries");
-	bool insecure = listed(insecure_list, domain) || is_loopback(domain);
+	bool insecure = listed(insecure_list, domain);
 	size_t i;
 	json_t *m;
 
@@ -147,8 +148,10 @@ int registry_endpoints(const char *domain, registry_endpoint **out, size_t *n, v
 		cleanup_free char *https = xasprintf("https://%s", domain);
 		add_endpoint(out, n, conf, https, insecure, false);
 	}
-	/* As docker: an insecure registry is tried over TLS first. */
-	if (insecure) {
+	/* As docker, an insecure registry is tried over TLS first, and one
+	 * on this machine may speak plain HTTP; unlike docker, a certificate
+	 * is checked unless the registry is listed as insecure. */
+	if (insecure || is_loopback(domain)) {
 		cleanup_free char *http = xasprintf("http://%s", domain);
 		add_endpoint(out, n, conf, http, true, false);
 	}

@@ -33,7 +33,7 @@ struct registry {
 	char *authorization; /* "Authorization: ..." once a challenge was answered */
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
-	bool unreachable; /* the last request got no answer at all */
+	CURLcode last_rc; /* of the last request on this thread's endpoint walk */
 	const bool *cancel;
 };
 
@@ -247,7 +247,7 @@ static int perform(registry *r, const registry_endpoint *e, const char *url,
 		oci_curl.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	rc = oci_curl.easy_perform(h);
-	r->unreachable = rc != CURLE_OK && resp->sink_err == NULL && !resp->too_large;
+	r->last_rc = rc;
 	if (!resp->started)
 		oci_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	oci_curl.easy_cleanup(h);
@@ -262,6 +262,12 @@ static int perform(registry *r, const registry_endpoint *e, const char *url,
 	if (resp->too_large)
 		return vce_error_make(err, 0, "%s sent more than %zu bytes for %s; refusing it",
 				      r->domain, resp->max, url);
+	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+		return vce_error_make(
+		    err, 0,
+		    "cannot reach %s: %s (give vce the registry's CA as /etc/vce/certs.d/%s/ca.crt, or list %s in \"insecure_registries\" in %s)",
+		    url, *errbuf ? errbuf : oci_curl.easy_strerror(rc), r->domain, r->domain,
+		    vce_config_path());
 	return vce_error_make(err, 0, "cannot reach %s: %s", url,
 			      *errbuf ? errbuf : oci_curl.easy_strerror(rc));
 }
@@ -279,7 +285,7 @@ static int login_needed(const registry *r, vce_err *err)
 {
 	if (r->credentials)
 		return vce_error_make(
-		    err, 0, "%s refused the username or password: run `vce login %s` again",
+		    err, 0, "%s refused the username or password: check them, then `vce login %s` again",
 		    r->domain, r->domain);
 	return vce_error_make(
 	    err, 0, "%s wants a login for %s: run `vce login %s` first (or check the name)",
@@ -424,6 +430,10 @@ static int http_failure(registry *r, const struct response *resp, const char *wh
 
 	if (resp->status == 404 && strcmp(code, "NAME_UNKNOWN") == 0)
 		return vce_error_make(err, 0, "repository %s not found on %s", r->repo, r->domain);
+	if (resp->status == 404 && strncmp(what, "sha256:", 7) != 0)
+		return vce_error_make(
+		    err, 0, "%s/%s:%s not found: %s has no such tag (or no such repository)",
+		    r->domain, r->repo, what, r->domain);
 	if (resp->status == 404)
 		return vce_error_make(err, 0, "%s not found in %s/%s", what, r->domain, r->repo);
 	if (resp->status == 403)
@@ -509,11 +519,15 @@ static char *sniff_media_type(const char *body, size_t len)
 	return xstrdup(json_object_get(root, "manifests") ? OCI_MT_INDEX : OCI_MT_MANIFEST);
 }
 
+/* A mirror that fails makes way for the next endpoint; the registry's
+ * TLS endpoint only when what answers speaks plain HTTP. */
 static bool should_try_next(const registry *r, const struct response *resp, int ret)
 {
 	if (r->current + 1 >= r->n_endpoints)
 		return false;
-	return ret < 0 || (endpoint(r)->mirror && !success(resp->status));
+	if (endpoint(r)->mirror)
+		return ret < 0 || !success(resp->status);
+	return ret < 0 && r->last_rc == CURLE_SSL_CONNECT_ERROR;
 }
 
 int registry_get_manifest(registry *r, const char *reference, size_t max, char **body, size_t *len,
@@ -609,12 +623,14 @@ int registry_login(const char *domain, const char *credentials, vce_err *err)
 		r->current++;
 	for (;;) {
 		struct response resp = { .max = ERROR_BODY_MAX };
+		bool next;
 		ret = request(r, "/v2/", NULL, &resp, err);
+		next = should_try_next(r, &resp, ret);
 		if (ret == 0 && resp.status != 200)
 			ret = vce_error_make(err, 0, "%s answered HTTP %ld to a login", domain,
 					     resp.status);
 		response_free(&resp);
-		if (ret == 0 || r->current + 1 >= r->n_endpoints || !r->unreachable)
+		if (ret == 0 || !next)
 			break;
 		vce_error_release(err);
 		r->current++;

@@ -114,9 +114,12 @@ int oci_store_open(const char *root, oci_store **out, vce_err *err)
 		/* Made now, so that a run that fails leaves the store's tree as
 		 * it found it. */
 		int cfd = open_subdir(store, "containers", err);
-		if (cfd < 0)
+		int dfd = cfd < 0 ? -1 : open_subdir(store, "downloads", err);
+		if (cfd >= 0)
+			close(cfd);
+		if (dfd < 0)
 			goto fail;
-		close(cfd);
+		close(dfd);
 	}
 	store->lock_fd = openat(store->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (store->lock_fd < 0) {
