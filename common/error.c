@@ -149,6 +149,19 @@ char *xasprintf(const char *fmt, ...)
 
 int vce_verbosity;
 
+/* One write per message: threads (the unpack's workers) and processes
+ * sharing stderr never interleave within a line. */
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = vformat(fmt, ap);
+	char *line = xasprintf("%s%s\n", prefix, msg);
+	ssize_t ignored = write(STDERR_FILENO, line, strlen(line));
+
+	(void)ignored;
+	free(line);
+	free(msg);
+}
+
 void vce_verbose(const char *fmt, ...)
 {
 	va_list ap;
@@ -156,9 +169,7 @@ void vce_verbose(const char *fmt, ...)
 	if (vce_verbosity <= 0)
 		return;
 	va_start(ap, fmt);
-	fputs("vce: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("vce: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -167,9 +178,7 @@ void vce_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("vce: warning: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("vce: warning: ", fmt, ap);
 	va_end(ap);
 }
 

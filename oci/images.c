@@ -682,7 +682,13 @@ int oci_inspect(oci_store *store, const char *what, json_t **out, vce_err *err)
 	json_object_set_new(obj, "Os", string_or_null(vce_json_string(config, "os")));
 	json_object_set_new(obj, "Size", json_integer(image_size(store, &m, config)));
 	copy_member(obj, "Config", config, "config", json_object());
-	copy_member(obj, "RootFS", config, "rootfs", json_object());
+	/* As docker shows it: {"Type": "layers", "Layers": [diff_ids]}. */
+	{
+		json_t *ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+		json_object_set_new(obj, "RootFS",
+				    json_pack("{s:s, s:o}", "Type", "layers", "Layers",
+					      json_is_array(ids) ? json_incref(ids) : json_array()));
+	}
 	copy_member(obj, "History", config, "history", json_array());
 	oci_manifest_free(&m);
 	oci_images_free(&images);

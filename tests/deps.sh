@@ -11,7 +11,7 @@ build=(build-essential pkg-config libarchive-dev libjansson-dev libzstd-dev libs
 tests=(libcmocka-dev bats clang libclang-rt-14-dev cppcheck clang-format python3 skopeo podman
 	umoci uidmap debootstrap busybox-static zstd pigz attr libcap2-bin jq crun runc
 	qemu-user-static gcc-aarch64-linux-gnu bc bubblewrap fuse-overlayfs passt slirp4netns
-	iperf3 apache2-utils curl)
+	iperf3 apache2-utils curl docker-registry python3-jwt python3-cryptography openssl)
 arm64=(libarchive-dev:arm64 libjansson-dev:arm64 libzstd-dev:arm64 libseccomp-dev:arm64
 	libcap-dev:arm64 libssl-dev:arm64 libcurl4-openssl-dev:arm64
 	zlib1g-dev:arm64 libcmocka-dev:arm64 libbz2-dev:arm64 liblzma-dev:arm64 nettle-dev:arm64)

@@ -145,7 +145,8 @@ for s in "${stages[@]}"; do
 			tests/integration/cache.bats tests/integration/rootless.bats \
 			tests/integration/run.bats tests/integration/run-rootless.bats \
 			tests/integration/lifecycle.bats tests/integration/lifecycle-rootless.bats \
-			tests/integration/net.bats tests/integration/net-rootless.bats ;;
+			tests/integration/net.bats tests/integration/net-rootless.bats \
+			tests/integration/pull.bats tests/integration/pull-rootless.bats ;;
 	*) echo "unknown stage $s" >&2; failed=$((failed + 1)) ;;
 	esac
 done

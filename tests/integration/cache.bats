@@ -7,7 +7,7 @@ HOSTILE=$IMAGES/hostile
 
 # The diff_ids of an image in the store, top layer first (overlay order).
 lowerdirs() {
-	vce image inspect "$1" | jq -r '.[0].RootFS.diff_ids | reverse | .[]' |
+	vce image inspect "$1" | jq -r '.[0].RootFS.Layers | reverse | .[]' |
 		sed "s|^sha256:|$VCE_ROOT/rootfs-cache/|; s|$|/rootfs|" | paste -sd:
 }
 
@@ -47,7 +47,7 @@ store_on_tmpfs() {
 
 @test "load unpacks each layer once into rootfs-cache/<diffid>" {
 	vce load -q -i "$TINY/oci-zstd.tar"
-	for id in $(vce image inspect tiny | jq -r '.[0].RootFS.diff_ids[]'); do
+	for id in $(vce image inspect tiny | jq -r '.[0].RootFS.Layers[]'); do
 		[ -d "$VCE_ROOT/rootfs-cache/${id#sha256:}/rootfs" ]
 		jq -e ".diff_id == \"$id\"" "$VCE_ROOT/rootfs-cache/${id#sha256:}/info.json" >/dev/null
 	done
@@ -71,7 +71,7 @@ store_on_tmpfs() {
 
 @test "whiteouts are char 0:0 and opaque directories carry trusted.overlay.opaque" {
 	vce load -q -i "$TINY/layout-gzip"
-	top3=$(vce image inspect tiny | jq -r '.[0].RootFS.diff_ids[2]')
+	top3=$(vce image inspect tiny | jq -r '.[0].RootFS.Layers[2]')
 	layer=$VCE_ROOT/rootfs-cache/${top3#sha256:}/rootfs
 	[ "$(stat -c '%F %t:%T' "$layer/edge/empty")" = "character special file 0:0" ]
 	[ "$(stat -c '%F %t:%T' "$layer/to-delete")" = "character special file 0:0" ]
@@ -281,7 +281,7 @@ flip_middle() { python3 -c 'import sys; d=bytearray(sys.stdin.buffer.read()); d[
 
 @test "an entry given twice: the last wins, whatever the types" {
 	vce load -q -i "$HOSTILE/twice"
-	l=$VCE_ROOT/rootfs-cache/$(vce image inspect hostile:twice | jq -r '.[0].RootFS.diff_ids[0]' | cut -d: -f2)/rootfs
+	l=$VCE_ROOT/rootfs-cache/$(vce image inspect hostile:twice | jq -r '.[0].RootFS.Layers[0]' | cut -d: -f2)/rootfs
 	[ "$(cat "$l/etc/twice")" = "second wins" ]
 	[ "$(stat -c %a "$l/etc/twice")" = 600 ]
 	[ "$(cat "$l/was-dir")" = "now a file" ]

@@ -16,7 +16,7 @@ JUPYTER_FORMS=(docker.tar oci-gzip.tar oci-zstd.tar layout-gzip layout-zstd)
 	run vce image inspect jupyter
 	[ "$(echo "$output" | jq -r '.[0].Config.User')" = 1000 ]
 	[ "$(echo "$output" | jq -r '.[0].Config.Cmd[0]')" = start-notebook.sh ]
-	[ "$(echo "$output" | jq -r '.[0].RootFS.diff_ids | length')" -ge 4 ]
+	[ "$(echo "$output" | jq -r '.[0].RootFS.Layers | length')" -ge 4 ]
 	# every form's blobs are kept once: the gzip docker-archive came first
 	[ "$(ls "$VCE_ROOT/blobs/sha256" | wc -l)" -eq 6 ]
 }

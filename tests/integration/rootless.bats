@@ -103,10 +103,10 @@ idmap_of() { # user: inner:outer:count for its user namespace
 	store=$(getent passwd vcetest | cut -d: -f6)/.local/share/vce
 	# image uid 1000 is range start + 999 on the host
 	start=$(awk -F: '$1 == "vcetest" { print $2; exit }' /etc/subuid)
-	top2=$(user_vce vcetest image inspect tiny | jq -r '.[0].RootFS.diff_ids[1]')
+	top2=$(user_vce vcetest image inspect tiny | jq -r '.[0].RootFS.Layers[1]')
 	[ "$(stat -c %u "$store/rootfs-cache/${top2#sha256:}/rootfs/edge/owned")" -eq $((start + 999)) ]
 	# whiteouts and opaque directories in the rootless format
-	top3=$(user_vce vcetest image inspect tiny | jq -r '.[0].RootFS.diff_ids[2]')
+	top3=$(user_vce vcetest image inspect tiny | jq -r '.[0].RootFS.Layers[2]')
 	l3=$store/rootfs-cache/${top3#sha256:}/rootfs
 	[ "$(stat -c '%F %t:%T' "$l3/edge/empty")" = "character special file 0:0" ]
 	[ "$(getfattr --only-values -n user.overlay.opaque "$l3/opaque-dir")" = y ]

@@ -24,7 +24,8 @@ wait_port() {
 		fi
 		sleep 0.1
 	done
-	echo "registry.sh: nothing listens on 127.0.0.1:$port; see $dir/registry.log" >&2
+	echo "registry.sh: nothing listens on 127.0.0.1:$port; its log ends:" >&2
+	tail -5 "$dir/registry.log" "$dir/token.log" 2>/dev/null >&2
 	return 1
 }
 
@@ -100,8 +101,13 @@ http:
   addr: 127.0.0.1:$port
 $tls
 EOF
-	# The registry's own idea of redirects to storage is off: filesystem.
-	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+	# REGISTRY_* variables override the registry's configuration (podman's
+	# REGISTRY_AUTH_FILE would become auth.file): none of them reach it.
+	local unset=() v
+	for v in $(compgen -e | grep '^REGISTRY_' || true); do
+		unset+=(-u "$v")
+	done
+	env "${unset[@]}" docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
 	echo $! >"$dir/registry.pid"
 	wait_port "$port"
 	[ "$mode" != token ] || wait_port $((port + 1))
