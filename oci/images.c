@@ -685,9 +685,10 @@ int oci_inspect(oci_store *store, const char *what, json_t **out, vce_err *err)
 	/* As docker shows it: {"Type": "layers", "Layers": [diff_ids]}. */
 	{
 		json_t *ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
-		json_object_set_new(obj, "RootFS",
-				    json_pack("{s:s, s:o}", "Type", "layers", "Layers",
-					      json_is_array(ids) ? json_incref(ids) : json_array()));
+		json_object_set_new(
+		    obj, "RootFS",
+		    json_pack("{s:s, s:o}", "Type", "layers", "Layers",
+			      json_is_array(ids) ? json_incref(ids) : json_array()));
 	}
 	copy_member(obj, "History", config, "history", json_array());
 	oci_manifest_free(&m);

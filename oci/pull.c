@@ -212,9 +212,10 @@ static int download_one(struct downloader *d, struct transfer *t, vce_err *err)
 		    registry_domain(d->reg), (long long)t->have, (long long)t->desc->size,
 		    t->desc->digest);
 	if (ret < 0 && (*err)->status == ENOSPC)
-		vce_error_wrap(err,
-			       "the disk is full: free some space (vce image prune, vce system df), then pull again, which resumes; download of layer %s",
-			       t->desc->digest);
+		vce_error_wrap(
+		    err,
+		    "the disk is full: free some space (vce image prune, vce system df), then pull again, which resumes; download of layer %s",
+		    t->desc->digest);
 	else if (ret < 0)
 		vce_error_wrap(err, "download of layer %s stopped (run the pull again to resume)",
 			       t->desc->digest);

@@ -285,7 +285,8 @@ static int login_needed(const registry *r, vce_err *err)
 {
 	if (r->credentials)
 		return vce_error_make(
-		    err, 0, "%s refused the username or password: check them, then `vce login %s` again",
+		    err, 0,
+		    "%s refused the username or password: check them, then `vce login %s` again",
 		    r->domain, r->domain);
 	return vce_error_make(
 	    err, 0, "%s wants a login for %s: run `vce login %s` first (or check the name)",

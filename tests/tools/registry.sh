@@ -10,21 +10,27 @@
 # htpasswd (user "student", password "secret"). token: HTTP, with the token
 # issuer tests/tools/token-server.py on PORT+1 (same credentials; anonymous
 # pulls only of public/*). Storage: DIR/data; logs: DIR/registry.log.
+# REG_HOST (default 127.0.0.1) is the address to listen on; REG_NETNS, a
+# network namespace (ip netns) to run the registry in.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 USER_NAME=student
 PASSWORD=secret
 
+host=${REG_HOST:-127.0.0.1}
+in_netns=()
+[ -z "${REG_NETNS:-}" ] || in_netns=(ip netns exec "$REG_NETNS")
+
 wait_port() {
 	local port=$1 i
 	for i in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
 			return 0
 		fi
 		sleep 0.1
 	done
-	echo "registry.sh: nothing listens on 127.0.0.1:$port; its log ends:" >&2
+	echo "registry.sh: nothing listens on $host:$port; its log ends:" >&2
 	tail -5 "$dir/registry.log" "$dir/token.log" 2>/dev/null >&2
 	return 1
 }
@@ -98,7 +104,7 @@ storage:
       enabled: false
 $auth
 http:
-  addr: 127.0.0.1:$port
+  addr: $host:$port
 $tls
 EOF
 	# REGISTRY_* variables override the registry's configuration (podman's
@@ -107,7 +113,7 @@ EOF
 	for v in $(compgen -e | grep '^REGISTRY_' || true); do
 		unset+=(-u "$v")
 	done
-	env "${unset[@]}" docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+	"${in_netns[@]}" env "${unset[@]}" docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
 	echo $! >"$dir/registry.pid"
 	wait_port "$port"
 	[ "$mode" != token ] || wait_port $((port + 1))
