@@ -28,6 +28,7 @@ static const char *resolve_all(void *lib)
 	RESOLVE(easy_perform, "curl_easy_perform");
 	RESOLVE(easy_getinfo, "curl_easy_getinfo");
 	RESOLVE(easy_cleanup, "curl_easy_cleanup");
+	RESOLVE(easy_reset, "curl_easy_reset");
 	RESOLVE(easy_strerror, "curl_easy_strerror");
 	RESOLVE(easy_escape, "curl_easy_escape");
 	RESOLVE(free, "curl_free");

@@ -14,6 +14,7 @@ struct oci_curl {
 	CURLcode (*easy_perform)(CURL *h);
 	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
 	void (*easy_cleanup)(CURL *h);
+	void (*easy_reset)(CURL *h);
 	const char *(*easy_strerror)(CURLcode code);
 	char *(*easy_escape)(CURL *h, const char *s, int len);
 	void (*free)(void *p);

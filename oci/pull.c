@@ -241,8 +241,10 @@ static void *download_main(void *arg)
 		t = d->next < d->n ? &d->t[d->next++] : NULL;
 		bool stop = d->stop;
 		pthread_mutex_unlock(&d->mu);
-		if (t == NULL)
+		if (t == NULL) {
+			registry_thread_done();
 			return NULL;
+		}
 		if (stop)
 			vce_error_make(&err, 0, "stopped");
 		if (stop || download_one(d, t, &err) < 0)
@@ -659,7 +661,6 @@ static int start_downloader(struct pull *p, size_t n_transfers, vce_err *err)
 		for (size_t i = 0; i < p->manifest.n_layers; i++)
 			if (p->layers[i].pipe_r >= 0)
 				close(p->layers[i].pipe_r);
-		registry_after_fork(p->reg);
 		pthread_mutex_init(&d.mu, NULL);
 		pthread_cond_init(&d.cv, NULL);
 		d.downloads_fd = openat(oci_store_dirfd(p->store), "downloads",

@@ -4,8 +4,10 @@
  * A request that is answered 401 is answered again once with credentials:
  * a Bearer challenge sends us to its realm for a token (with Basic
  * credentials when the user logged in), a Basic challenge takes the
- * credentials themselves. Threads share one connection cache (a CURLSH),
- * so parallel blob downloads reuse connections. */
+ * credentials themselves. Each thread keeps one libcurl handle, and with
+ * it its connections, for all its requests; threads share DNS answers
+ * and TLS sessions (libcurl does not support sharing connections between
+ * concurrent threads). */
 #define _GNU_SOURCE
 #include "curl.h"
 
@@ -177,7 +179,6 @@ static CURLSH *new_share(registry *r)
 	oci_curl.share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
 	oci_curl.share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	oci_curl.share_setopt(sh, CURLSHOPT_USERDATA, r);
-	oci_curl.share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	oci_curl.share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	oci_curl.share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	return sh;
@@ -188,6 +189,25 @@ static const registry_endpoint *endpoint(const registry *r)
 	return &r->endpoints[r->current];
 }
 
+static __thread CURL *thread_handle;
+
+/* This thread's handle, reset: its live connections stay for reuse. */
+static CURL *handle(void)
+{
+	if (thread_handle == NULL)
+		thread_handle = oci_curl.easy_init();
+	else
+		oci_curl.easy_reset(thread_handle);
+	return thread_handle;
+}
+
+void registry_thread_done(void)
+{
+	if (thread_handle)
+		oci_curl.easy_cleanup(thread_handle);
+	thread_handle = NULL;
+}
+
 /* One HTTP GET; `userpwd` for a token request. Fails only when no
  * answer came (or a sink or the size cap stopped it). */
 static int perform(registry *r, const registry_endpoint *e, const char *url,
@@ -196,7 +216,7 @@ static int perform(registry *r, const registry_endpoint *e, const char *url,
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char range[32];
-	CURL *h = oci_curl.easy_init();
+	CURL *h = handle();
 	CURLcode rc;
 
 	if (h == NULL)
@@ -250,7 +270,6 @@ static int perform(registry *r, const registry_endpoint *e, const char *url,
 	r->last_rc = rc;
 	if (!resp->started)
 		oci_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-	oci_curl.easy_cleanup(h);
 	resp->h = NULL;
 	if (rc == CURLE_OK)
 		return 0;
@@ -470,6 +489,7 @@ void registry_close(registry *r)
 {
 	if (r == NULL)
 		return;
+	registry_thread_done();
 	if (r->share)
 		oci_curl.share_cleanup(r->share);
 	for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -488,13 +508,6 @@ void registry_close(registry *r)
 void registry_set_cancel(registry *r, const bool *flag)
 {
 	r->cancel = flag;
-}
-
-void registry_after_fork(registry *r)
-{
-	/* The parent's connections are its own: leaked here, not shut down
-	 * (a TLS close from this side would break the parent's stream). */
-	r->share = new_share(r);
 }
 
 const char *registry_domain(const registry *r)

@@ -52,8 +52,8 @@ void registry_close(registry *r);
 const char *registry_domain(const registry *r);
 /* Transfers under way stop soon after *flag becomes true. */
 void registry_set_cancel(registry *r, const bool *flag);
-/* Forget connections inherited across fork(): the parent's copies. */
-void registry_after_fork(registry *r);
+/* A thread that made requests lets go of its connections. */
+void registry_thread_done(void);
 
 /* The manifest or index `reference` (tag or digest) names, at most
  * max bytes; its media type and digest (checked when reference is one). */
