@@ -132,9 +132,9 @@ static int sink(void *arg, const void *data, size_t len, int64_t at, vce_err *er
 	}
 	pthread_mutex_lock(&s->d->mu);
 	/* A registry that ignored the range starts again at 0: the same
-	 * bytes, rewritten; what was fed already stays valid. */
-	if (off > s->t->have || at == 0)
-		s->t->have = off > s->t->have ? off : s->t->have;
+	 * bytes, rewritten; what is on disk up to `have` stays valid. */
+	if (off > s->t->have)
+		s->t->have = off;
 	pthread_cond_broadcast(&s->d->cv);
 	pthread_mutex_unlock(&s->d->mu);
 	return 0;
@@ -596,7 +596,6 @@ static int plan_layers(struct pull *p, cache *c, cache_layer *out, size_t *n_tra
 
 		l->desc = &p->manifest.layers[i];
 		l->diff_id = p->config.diff_ids[i];
-		l->pipe_r = l->pipe_w = out[i].fd = -1;
 		if (oci_layer_compression(l->desc->media_type, &comp, err) < 0)
 			return vce_error_wrap(err, "%s, layer %zu", p->name, i + 1);
 		if (!oci_digest_valid(l->desc->digest) || l->desc->size < 0)
@@ -788,6 +787,8 @@ static int pull_layers(struct pull *p, vce_err *err)
 	int ret, dl;
 
 	p->layers = xcalloc(p->manifest.n_layers + 1, sizeof(*p->layers));
+	for (size_t i = 0; i < p->manifest.n_layers; i++)
+		layers[i].fd = p->layers[i].pipe_r = p->layers[i].pipe_w = -1;
 	ret = oci_store_cache(p->store, &c, err);
 	if (ret == 0)
 		ret = plan_layers(p, c, layers, &n_transfers, err);
@@ -804,14 +805,12 @@ static int pull_layers(struct pull *p, vce_err *err)
 	}
 	free(layers);
 	/* The downloader's error says why an unpack saw its stream end. */
-	{
-		vce_err dl_err = NULL;
-		dl = finish_downloader(p, ret < 0, &dl_err);
-		if (dl < 0) {
-			vce_error_release(err);
-			*err = dl_err;
-			ret = -1;
-		}
+	vce_err dl_err = NULL;
+	dl = finish_downloader(p, ret < 0, &dl_err);
+	if (dl < 0) {
+		vce_error_release(err);
+		*err = dl_err;
+		ret = -1;
 	}
 	if (ret == 0)
 		ret = record_image(p, err);

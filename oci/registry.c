@@ -35,7 +35,6 @@ struct registry {
 	char *authorization; /* "Authorization: ..." once a challenge was answered */
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
-	CURLcode last_rc; /* of the last request on this thread's endpoint walk */
 	const bool *cancel;
 };
 
@@ -190,6 +189,7 @@ static const registry_endpoint *endpoint(const registry *r)
 }
 
 static __thread CURL *thread_handle;
+static __thread CURLcode last_rc; /* of this thread's last request */
 
 /* This thread's handle, reset: its live connections stay for reuse. */
 static CURL *handle(void)
@@ -267,7 +267,7 @@ static int perform(registry *r, const registry_endpoint *e, const char *url,
 		oci_curl.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	rc = oci_curl.easy_perform(h);
-	r->last_rc = rc;
+	last_rc = rc;
 	if (!resp->started)
 		oci_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	resp->h = NULL;
@@ -541,7 +541,7 @@ static bool should_try_next(const registry *r, const struct response *resp, int 
 		return false;
 	if (endpoint(r)->mirror)
 		return ret < 0 || !success(resp->status);
-	return ret < 0 && r->last_rc == CURLE_SSL_CONNECT_ERROR;
+	return ret < 0 && last_rc == CURLE_SSL_CONNECT_ERROR;
 }
 
 int registry_get_manifest(registry *r, const char *reference, size_t max, char **body, size_t *len,

@@ -205,15 +205,17 @@ int cmd_logout(struct cli *cli, int argc, char **argv, vce_err *err)
 
 /* ---- run --pull ---- */
 
-static bool image_in_store(oci_store *store, const char *image)
+/* 1 if the store has image, 0 if not; -1 if the store cannot tell (that
+ * is an error to show, not a reason to pull). */
+static int image_in_store(oci_store *store, const char *image, vce_err *err)
 {
+	cleanup_err vce_err not_found = NULL;
 	oci_images images;
-	cleanup_err vce_err ignored = NULL;
-	bool found;
+	int found;
 
-	if (oci_images_load(store, &images, &ignored) < 0)
-		return false;
-	found = oci_images_find(&images, image, &ignored) >= 0;
+	if (oci_images_load(store, &images, err) < 0)
+		return -1;
+	found = oci_images_find(&images, image, &not_found) >= 0;
 	oci_images_free(&images);
 	return found;
 }
@@ -232,8 +234,11 @@ int cli_ensure_image(struct cli *cli, const char *image, const char *policy, con
 		    err, "run", "--pull must be missing, always or never, not \"%s\"", policy);
 	if (cli_store(cli, &store, err) < 0)
 		return -1;
-	if (strcmp(policy, "missing") == 0 && image_in_store(store, image))
-		return 0;
+	if (strcmp(policy, "missing") == 0) {
+		int have = image_in_store(store, image, err);
+		if (have != 0)
+			return have < 0 ? -1 : 0;
+	}
 	if (strcmp(policy, "missing") == 0)
 		fprintf(stderr, "Unable to find image '%s' locally\n", image);
 	/* Standard output belongs to the container. */

@@ -145,6 +145,6 @@ store_lowerdirs() { # store image [vce...]
 	local store=$1 image=$2
 	shift 2
 	"${@:-$VCE}" --root "$store" image inspect "$image" |
-		jq -r '.[0].RootFS.diff_ids | reverse | .[]' |
+		jq -r '.[0].RootFS.Layers | reverse | .[]' |
 		sed "s|^sha256:|$store/rootfs-cache/|; s|$|/rootfs|" | paste -sd:
 }

@@ -55,9 +55,17 @@ assert_nothing_left() {
 }
 
 @test "run: an image that is not there is one line that says what to do, exit 125" {
-	run_fails_cleanly vce run --rm no-such-image true
+	run_fails_cleanly vce run --rm --pull=never no-such-image true
 	[ "$status" -eq 125 ]
 	[[ "$stderr" == *"vce load"* ]]
+	[ -z "$(ls -A "$VCE_ROOT/containers")" ]
+	# without --pull=never it is pulled first, as docker does: its notice,
+	# then the pull's one line
+	run --separate-stderr vce run --rm 127.0.0.1:1/no-such-image true
+	[ "$status" -eq 125 ]
+	[ "${stderr_lines[0]}" = "Unable to find image '127.0.0.1:1/no-such-image' locally" ]
+	[[ "${stderr_lines[1]}" == *"cannot reach"*"127.0.0.1"* ]]
+	[ "${#stderr_lines[@]}" -eq 2 ]
 	[ -z "$(ls -A "$VCE_ROOT/containers")" ]
 }
 

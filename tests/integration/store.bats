@@ -75,7 +75,7 @@ TINY_FORMS=(docker.tar docker.tar.gz docker.tar.zst oci-gzip.tar oci-zstd.tar la
 	run vce image inspect tiny
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | jq -r '.[0].Config.Cmd[0]')" = "/bin/sh" ]
-	[ "$(echo "$output" | jq -r '.[0].RootFS.diff_ids | length')" = 4 ]
+	[ "$(echo "$output" | jq -r '.[0].RootFS.Layers | length')" = 4 ]
 	[ "$(echo "$output" | jq -r '.[0].Os')" = linux ]
 	id=$(echo "$output" | jq -r '.[0].Id')
 	[ "$(vce inspect "$id" | jq -r '.[0].Id')" = "$id" ]
