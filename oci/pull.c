@@ -452,8 +452,6 @@ struct pull {
 	oci_stage *stage;
 	char top_digest[OCI_DIGEST_LEN + 1];	  /* what the tag names */
 	char manifest_digest[OCI_DIGEST_LEN + 1]; /* the platform's manifest */
-	char *manifest_text;
-	size_t manifest_len;
 	oci_manifest manifest;
 	oci_config config;
 	bool have_manifest, have_config;
@@ -531,10 +529,7 @@ static int fetch_manifest(struct pull *p, const oci_platform *want, vce_err *err
 	if (oci_manifest_parse(text, len, &p->manifest, err) < 0)
 		return vce_error_wrap(err, "the manifest of %s", p->name);
 	p->have_manifest = true;
-	p->manifest_text = text;
-	p->manifest_len = len;
-	text = NULL;
-	return 0;
+	return oci_stage_write_bytes(p->stage, text, len, p->manifest_digest, err);
 }
 
 static int fetch_config(struct pull *p, const oci_platform *want, bool explicit_platform,
@@ -572,11 +567,7 @@ static int fetch_config(struct pull *p, const oci_platform *want, bool explicit_
 		vce_warn("%s is an image for %s; this machine is %s: it may not run", p->name, has,
 			 wanted);
 	}
-	return oci_stage_write_bytes(p->stage, text, len, got, err) < 0 ||
-		       oci_stage_write_bytes(p->stage, p->manifest_text, p->manifest_len, got,
-					     err) < 0
-		   ? -1
-		   : 0;
+	return oci_stage_write_bytes(p->stage, text, len, got, err);
 }
 
 static cache_compression to_cache(oci_compression c)
@@ -848,7 +839,6 @@ static void free_pull(struct pull *p)
 		oci_manifest_free(&p->manifest);
 	if (p->have_config)
 		oci_config_free(&p->config);
-	free(p->manifest_text);
 	free(p->layers);
 	free(p->name);
 	registry_close(p->reg);

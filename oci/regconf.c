@@ -284,6 +284,8 @@ static json_t *read_json_file(const char *path)
 	return root;
 }
 
+/* The key of domain's entry: "HOST", "https://HOST/v1/" and, for Docker
+ * Hub, any of its names. */
 static const char *entry_key(json_t *auths, const char *domain)
 {
 	const char *key;
@@ -291,13 +293,8 @@ static const char *entry_key(json_t *auths, const char *domain)
 
 	json_object_foreach (auths, key, v) {
 		const char *k = host_of_url(key);
-		size_t klen = strcspn(k, "/");
-		if ((strlen(domain) == klen && strncmp(k, domain, klen) == 0) ||
-		    (is_docker_hub(domain) && strncmp(k, "index.docker.io", klen) == 0 &&
-		     klen == 15) ||
-		    (is_docker_hub(domain) && strncmp(k, "registry-1.docker.io", klen) == 0 &&
-		     klen == 20) ||
-		    (is_docker_hub(domain) && strncmp(k, "docker.io", klen) == 0 && klen == 9))
+		cleanup_free char *host = xstrndup(k, strcspn(k, "/"));
+		if (strcmp(host, domain) == 0 || (is_docker_hub(domain) && is_docker_hub(host)))
 			return key;
 	}
 	return NULL;
@@ -347,13 +344,12 @@ char *registry_credentials(const char *domain)
 	return found;
 }
 
-static char *encode_auth(const char *user, const char *password)
+char *registry_base64(const char *text)
 {
-	cleanup_free char *plain = xasprintf("%s:%s", user, password);
-	size_t len = strlen(plain);
+	size_t len = strlen(text);
 	char *out = xmalloc(4 * ((len + 2) / 3) + 1);
 
-	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)plain, (int)len);
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)text, (int)len);
 	return out;
 }
 
@@ -432,7 +428,11 @@ int registry_store_credentials(const char *domain, const char *user, const char 
 	}
 	while ((key = entry_key(auths, domain)) != NULL)
 		json_object_del(auths, key);
-	b64 = encode_auth(user, password);
+	{
+		cleanup_free char *plain = xasprintf("%s:%s", user, password);
+		b64 = registry_base64(plain);
+		explicit_bzero(plain, strlen(plain));
+	}
 	json_object_set_new(auths, is_docker_hub(domain) ? DOCKER_HUB_KEY : domain,
 			    json_pack("{s:s}", "auth", b64));
 	if (write_json_file(path, root, err) < 0)

@@ -12,7 +12,6 @@
 #include "curl.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <strings.h>
 
@@ -352,20 +351,11 @@ static int fetch_token(registry *r, const registry_challenge *c, char **token, v
 	return ret;
 }
 
-static char *basic_header(const char *credentials)
-{
-	size_t len = strlen(credentials);
-	cleanup_free char *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
-
-	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)credentials, (int)len);
-	return xasprintf("Authorization: Basic %s", b64);
-}
-
 /* Answers a challenge: r->authorization is what the retry sends. */
 static int authenticate(registry *r, const char *header, vce_err *err)
 {
 	registry_challenge c;
-	cleanup_free char *token = NULL;
+	cleanup_free char *token = NULL, *b64 = NULL;
 	char *auth = NULL;
 	int ret = 0;
 
@@ -376,7 +366,8 @@ static int authenticate(registry *r, const char *header, vce_err *err)
 		if (ret == 0)
 			auth = xasprintf("Authorization: Bearer %s", token);
 	} else if (strcmp(c.scheme, "basic") == 0 && r->credentials) {
-		auth = basic_header(r->credentials);
+		b64 = registry_base64(r->credentials);
+		auth = xasprintf("Authorization: Basic %s", b64);
 	} else {
 		ret = login_needed(r, err);
 	}
@@ -423,32 +414,21 @@ static int request(registry *r, const char *path, const char *accept, struct res
 	}
 }
 
-/* The registry's own words for a failure: errors[0].message. */
-static char *error_detail(const struct response *resp, const char **code)
+/* The registry's own words for a failure: errors[0].code and message. */
+static int http_failure(registry *r, const struct response *resp, const char *what, vce_err *err)
 {
 	cleanup_json json_t *root = NULL;
 	cleanup_err vce_err ignored = NULL;
-	json_t *first;
-	static char codes[64];
+	cleanup_free char *detail = NULL;
+	json_t *first = NULL;
+	const char *code, *message;
 
-	*code = "";
-	if (resp->body == NULL || vce_json_parse(resp->body, resp->len, &root, &ignored) < 0)
-		return xstrdup("");
-	first = json_array_get(json_object_get(root, "errors"), 0);
-	snprintf(codes, sizeof(codes), "%s",
-		 vce_json_string(first, "code") ? vce_json_string(first, "code") : "");
-	*code = codes;
-	return vce_json_string(first, "message")
-		   ? xasprintf(": %s", vce_json_string(first, "message"))
-		   : xstrdup("");
-}
-
-static int http_failure(registry *r, const struct response *resp, const char *what, vce_err *err)
-{
-	const char *code;
-	cleanup_free char *detail = error_detail(resp, &code);
-
-	if (resp->status == 404 && strcmp(code, "NAME_UNKNOWN") == 0)
+	if (resp->body && vce_json_parse(resp->body, resp->len, &root, &ignored) == 0)
+		first = json_array_get(json_object_get(root, "errors"), 0);
+	code = vce_json_string(first, "code");
+	message = vce_json_string(first, "message");
+	detail = message ? xasprintf(": %s", message) : xstrdup("");
+	if (resp->status == 404 && code && strcmp(code, "NAME_UNKNOWN") == 0)
 		return vce_error_make(err, 0, "repository %s not found on %s", r->repo, r->domain);
 	if (resp->status == 404 && strncmp(what, "sha256:", 7) != 0)
 		return vce_error_make(

@@ -35,6 +35,9 @@ char *registry_credentials(const char *domain);
 int registry_store_credentials(const char *domain, const char *user, const char *password,
 			       char **file_out, vce_err *err);
 
+/* Base64 of text, as Basic auth and the auth files want it. */
+char *registry_base64(const char *text);
+
 /* A WWW-Authenticate challenge: scheme and the parameters vce uses. */
 typedef struct registry_challenge {
 	char *scheme; /* "bearer", "basic" (lowercase) */
