@@ -124,8 +124,8 @@ check: deps
 	$(MAKE) --no-print-directory ARCH=arm64 build/arm64/vce unit-bins
 	tests/run-all.sh
 
-demo: deps vce
-	tests/demo.sh
+demo:
+	@tests/demo.sh
 
 clean:
 	rm -rf build vce

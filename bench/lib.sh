@@ -16,8 +16,14 @@ times() {
 		"$@" >/dev/null 2>&1
 		t1=$(date +%s%N)
 		echo $(((t1 - t0) / 1000))
-	done | sort -n | awk '{ a[NR] = $1 } END { printf "%.2f\n", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1000 }' >"$work/results/$name"
-	printf '  %-22s %8s ms\n' "$name" "$(cat "$work/results/$name")"
+	done | record "$name"
+}
+
+# record NAME: the median of the times (microseconds) on stdin, in ms,
+# kept in $work/results/NAME and printed.
+record() {
+	sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "n/a"; else printf "%.2f\n", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1000 }' >"$work/results/$1"
+	printf '  %-22s %8s ms\n' "$1" "$(cat "$work/results/$1")"
 }
 
 ratio() { # vce peer

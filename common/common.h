@@ -133,6 +133,9 @@ int vce_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t
 int vce_read_host_file(const char *path, size_t max, char **out, size_t *len, vce_err *err);
 /* mkdir -p below dirfd; returns an O_DIRECTORY fd of the last one. */
 int vce_mkdirs_at(int dirfd, const char *path, mode_t mode, vce_err *err);
+/* The same; the directories it makes are given to uid:gid. */
+int vce_mkdirs_owned_at(int dirfd, const char *path, mode_t mode, uid_t uid, gid_t gid,
+			vce_err *err);
 /* A fresh directory stream on dirfd's directory. Not fdopendir(dup()):
  * a dup shares the read position, so a second listing would see nothing. */
 DIR *vce_opendir_at(int dirfd);

@@ -262,6 +262,12 @@ static int read_whole_fd(int fd, const char *path, size_t max, char **out, size_
 
 int vce_mkdirs_at(int dirfd, const char *path, mode_t mode, vce_err *err)
 {
+	return vce_mkdirs_owned_at(dirfd, path, mode, (uid_t)-1, (gid_t)-1, err);
+}
+
+int vce_mkdirs_owned_at(int dirfd, const char *path, mode_t mode, uid_t uid, gid_t gid,
+			vce_err *err)
+{
 	cleanup_free char *copy = xstrdup(path);
 	cleanup_close int cur = -1;
 	char *save = NULL;
@@ -275,14 +281,21 @@ int vce_mkdirs_at(int dirfd, const char *path, mode_t mode, vce_err *err)
 		parent = cur;
 	}
 	for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		bool made;
 		int fd;
 		if (strcmp(comp, "..") == 0)
 			return vce_error_make(err, 0, "%s: \"..\" is not allowed here", path);
-		if (mkdirat(parent, comp, mode) < 0 && errno != EEXIST)
+		made = mkdirat(parent, comp, mode) == 0;
+		if (!made && errno != EEXIST)
 			return vce_error_make(err, errno, "create directory %s", path);
 		fd = openat(parent, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return vce_error_make(err, errno, "open directory %s", path);
+		if (made && uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) {
+			close(fd);
+			return vce_error_make(err, errno, "give directory %s to uid %lu", path,
+					      (unsigned long)uid);
+		}
 		if (cur >= 0)
 			close(cur);
 		cur = parent = fd;

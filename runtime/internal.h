@@ -37,6 +37,9 @@ typedef struct rt_plan {
 	uid_t uid; /* the command's */
 	gid_t gid;
 	unsigned long student_uid, student_gid; /* the host user inside */
+	/* Who the student is on the host: a -v folder vce creates is theirs. */
+	uid_t student_host_uid;
+	gid_t student_host_gid;
 	gid_t *groups;
 	size_t n_groups;
 	bool userns, rootless;
@@ -61,6 +64,9 @@ typedef struct rt_plan {
 	net_listener *listeners;
 	size_t n_listeners;
 	int net_share_fd; /* RT_NET_CONTAINER: the namespace to join; else -1 */
+	/* Rootless RT_NET_CONTAINER: the user namespace that owns it, which
+	 * the container joins rather than making its own; else -1. */
+	int net_share_userns_fd;
 } rt_plan;
 
 void rt_plan_free(rt_plan *plan);

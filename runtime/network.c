@@ -31,12 +31,57 @@ void rt_net_close(rt_plan *plan)
 	/* 0 is a plan never built (and stdin, never this fd). */
 	if (plan->net_share_fd > 0)
 		close(plan->net_share_fd);
+	if (plan->net_share_userns_fd > 0)
+		close(plan->net_share_userns_fd);
 	plan->net_share_fd = -1;
+	plan->net_share_userns_fd = -1;
 }
 
-/* --network container:NAME: its namespace, opened while it runs. Rootless,
- * that namespace belongs to NAME's user namespace, which this container's
- * own cannot enter. */
+/* Whether pid's user namespace maps ids as `lines` says (uid_map or
+ * gid_map): in any order, nothing more. */
+static bool maps_alike(pid_t pid, const char *which, const vce_idrange_line *lines, size_t n)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/%s", (int)pid, which);
+	cleanup_fclose FILE *f = fopen(path, "re");
+	unsigned long in, out, count;
+	size_t seen = 0;
+
+	if (f == NULL)
+		return false;
+	while (fscanf(f, "%lu %lu %lu", &in, &out, &count) == 3) {
+		bool found = false;
+		for (size_t i = 0; i < n && !found; i++)
+			found = lines[i].inside == in && lines[i].outside == out &&
+				lines[i].count == count;
+		if (!found)
+			return false;
+		seen++;
+	}
+	return seen == n;
+}
+
+/* Rootless, NAME's network belongs to NAME's user namespace, which only
+ * its members may use: this container joins it too. That is only the
+ * same container-world if the ids map alike (the same student). */
+static int open_shared_userns(rt_plan *plan, pid_t member, vce_err *err)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/ns/user", (int)member);
+
+	if (!maps_alike(member, "uid_map", plan->map.uid, plan->map.n_uid) ||
+	    !maps_alike(member, "gid_map", plan->map.gid, plan->map.n_gid))
+		return vce_error_make(err, 0,
+				      "--network container:%s: that container maps its ids for "
+				      "another user (its -u, or NB_UID): start this one with the "
+				      "same user",
+				      plan->net_container);
+	plan->net_share_userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (plan->net_share_userns_fd < 0)
+		return vce_error_make(err, errno, "open %s", path);
+	return 0;
+}
+
+/* --network container:NAME: its namespace, opened while it runs (and
+ * rootless, NAME's user namespace). */
 int rt_net_open_shared(oci_store *store, rt_plan *plan, vce_err *err)
 {
 	rt_container c;
@@ -44,13 +89,10 @@ int rt_net_open_shared(oci_store *store, rt_plan *plan, vce_err *err)
 	json_int_t pid, start;
 	cleanup_close int pidfd = -1;
 
+	pid_t member;
+
 	if (plan->network != RT_NET_CONTAINER)
 		return 0;
-	if (plan->rootless)
-		return vce_error_make(err, 0,
-				      "--network container:%s works as root only for now: run both "
-				      "containers as root, or publish the ports of each",
-				      plan->net_container);
 	if (rt_container_open(store, plan->net_container, &c, err) < 0)
 		return vce_error_wrap(err, "--network container:%s", plan->net_container);
 	pid = json_integer_value(json_object_get(c.state, "pid"));
@@ -64,11 +106,14 @@ int rt_net_open_shared(oci_store *store, rt_plan *plan, vce_err *err)
 		rt_container_close(&c);
 		return -1;
 	}
-	path = xasprintf("/proc/%d/ns/net", (int)rt_container_member((pid_t)pid));
+	member = rt_container_member((pid_t)pid);
+	path = xasprintf("/proc/%d/ns/net", (int)member);
 	rt_container_close(&c);
 	plan->net_share_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (plan->net_share_fd < 0)
 		return vce_error_make(err, errno, "open %s", path);
+	if (plan->rootless && open_shared_userns(plan, member, err) < 0)
+		return -1;
 	return 0;
 }
 

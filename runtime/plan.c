@@ -72,6 +72,7 @@ static int build_network(rt_plan *plan, const rt_options *opts, const rt_image_c
 {
 	plan->network = opts->network;
 	plan->net_share_fd = -1;
+	plan->net_share_userns_fd = -1;
 	plan->net_container = opts->net_container ? xstrdup(opts->net_container) : NULL;
 	plan->ports = xcalloc(opts->n_ports + conf->n_exposed + 1, sizeof(net_publish));
 	for (size_t i = 0; i < opts->n_ports; i++)
@@ -232,17 +233,19 @@ static int build_userns(rt_plan *plan, const rt_options *opts, vce_err *err)
 	vce_idrange range = { 0 };
 
 	plan->rootless = !root;
+	/* A docker-stacks image started as root becomes NB_UID later. */
+	if (plan->uid == 0 && env_id(plan, "NB_UID") >= 0)
+		student_uid = (unsigned long)env_id(plan, "NB_UID");
+	if (plan->uid == 0 && env_id(plan, "NB_GID") >= 0)
+		student_gid = (unsigned long)env_id(plan, "NB_GID");
+	plan->student_host_uid = (uid_t)student_uid;
+	plan->student_host_gid = (gid_t)student_gid;
 	if (root && opts->userns != RT_USERNS_KEEP_ID)
 		return 0;
 	if (!root && opts->userns == RT_USERNS_HOST)
 		return vce_error_make(err, 0,
 				      "--userns=host needs root: run vce as root, or leave it out");
 	plan->userns = true;
-	/* A docker-stacks image started as root becomes NB_UID later. */
-	if (plan->uid == 0 && env_id(plan, "NB_UID") >= 0)
-		student_uid = (unsigned long)env_id(plan, "NB_UID");
-	if (plan->uid == 0 && env_id(plan, "NB_GID") >= 0)
-		student_gid = (unsigned long)env_id(plan, "NB_GID");
 	if (root && opts->host_ids_set) {
 		host_uid = opts->host_uid;
 		host_gid = opts->host_gid;
@@ -262,6 +265,8 @@ static int build_userns(rt_plan *plan, const rt_options *opts, vce_err *err)
 	}
 	plan->student_uid = student_uid;
 	plan->student_gid = student_gid;
+	plan->student_host_uid = (uid_t)host_uid;
+	plan->student_host_gid = (gid_t)host_gid;
 	plan->map.n_uid =
 	    student_map(plan->map.uid, student_uid, host_uid, range.uid_start, range.uid_count);
 	plan->map.n_gid =
@@ -355,8 +360,11 @@ static int by_depth(const void *a, const void *b)
 	return da < db ? -1 : da > db;
 }
 
-/* The user's mounts, parents before children (as Docker sorts them); a
- * missing host folder is created, owned by the user who ran vce. */
+/* The user's mounts, parents before children (as Docker sorts them). A
+ * missing host folder is created for the student: as root without a user
+ * namespace that is the uid the image's user has on the host (Docker
+ * leaves it root's, and the notebook cannot save into it); otherwise the
+ * student is the user who ran vce. */
 static int build_mounts(rt_plan *plan, const rt_options *opts, vce_err *err)
 {
 	plan->mounts = xcalloc(opts->n_mounts + 1, sizeof(rt_mount));
@@ -369,15 +377,12 @@ static int build_mounts(rt_plan *plan, const rt_options *opts, vce_err *err)
 		c->target = xstrdup(m->target);
 		c->options = m->options ? xstrdup(m->options) : NULL;
 		if (c->kind == RT_MOUNT_BIND && access(c->source, F_OK) < 0) {
-			cleanup_close int fd = vce_mkdirs_at(AT_FDCWD, c->source, 0755, err);
-			const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+			uid_t uid = plan->rootless ? (uid_t)-1 : plan->student_host_uid;
+			cleanup_close int fd = vce_mkdirs_owned_at(AT_FDCWD, c->source, 0755, uid,
+								   plan->student_host_gid, err);
 			if (fd < 0)
 				return vce_error_wrap(err, "create the host folder of -v %s",
 						      c->target);
-			if (geteuid() == 0 && su && sg &&
-			    fchown(fd, (uid_t)strtoul(su, NULL, 10), (gid_t)strtoul(sg, NULL, 10)) <
-				0)
-				vce_verbose("cannot give %s to uid %s", c->source, su);
 		}
 	}
 	qsort(plan->mounts, plan->n_mounts, sizeof(rt_mount), by_depth);

@@ -47,6 +47,12 @@ static bool own_network(const rt_plan *plan)
 	return plan->network == RT_NET_PRIVATE || plan->network == RT_NET_NONE;
 }
 
+/* Rootless --network container:NAME: in NAME's user namespace. */
+static bool joins_userns(const rt_plan *plan)
+{
+	return plan->net_share_userns_fd > 0;
+}
+
 static bool root_mapped(const rt_plan *plan)
 {
 	return plan->map.uid[0].inside == 0 && plan->map.gid[0].inside == 0;
@@ -112,7 +118,8 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 	int master = -1, slave = -1, code;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (plan->net_share_fd > 0 && setns(plan->net_share_fd, CLONE_NEWNET) < 0) {
+	if (plan->net_share_fd > 0 && !joins_userns(plan) &&
+	    setns(plan->net_share_fd, CLONE_NEWNET) < 0) {
 		vce_error_make(&err, errno, "join the network of container %s",
 			       plan->net_container);
 		rt_child_fail(sync_fd, 125, &err);
@@ -342,7 +349,57 @@ static int clone_flags(const rt_plan *plan)
 {
 	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
 	       (own_network(plan) ? CLONE_NEWNET : 0) |
-	       (plan->userns && plan->rootless ? CLONE_NEWUSER : 0);
+	       (plan->userns && plan->rootless && !joins_userns(plan) ? CLONE_NEWUSER : 0);
+}
+
+/* The container's namespaces are made inside NAME's user namespace, or
+ * the new mount and pid namespaces would belong to the host's, where a
+ * user may not mount /proc. A clone from vce cannot start inside another
+ * user namespace: a short-lived child joins NAME's, clones the container
+ * as vce's own child (CLONE_PARENT) and says its pid. */
+static pid_t clone_in_shared_userns(const rt_plan *plan, int sync_fd, int dir_fd, vce_err *err)
+{
+	int report[2], status;
+	struct {
+		pid_t pid;
+		int error;
+	} said = { -1, 0 };
+	pid_t helper;
+
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return vce_error_make(err, errno, "pipe");
+	helper = fork();
+	if (helper < 0) {
+		close(report[0]);
+		close(report[1]);
+		return vce_error_make(err, errno, "fork");
+	}
+	if (helper == 0) {
+		close(report[0]);
+		if (setns(plan->net_share_userns_fd, CLONE_NEWUSER) < 0 ||
+		    setns(plan->net_share_fd, CLONE_NEWNET) < 0)
+			said.error = errno;
+		else
+			said.pid = (pid_t)syscall(SYS_clone,
+						  (unsigned long)clone_flags(plan) | CLONE_PARENT,
+						  NULL, NULL, NULL, NULL);
+		if (said.pid == 0) {
+			close(report[1]);
+			container_main(plan, sync_fd, dir_fd);
+		}
+		if (said.pid < 0 && said.error == 0)
+			said.error = errno;
+		_exit(write(report[1], &said, sizeof(said)) == sizeof(said) ? 0 : 1);
+	}
+	close(report[1]);
+	if (read(report[0], &said, sizeof(said)) != sizeof(said))
+		said = (typeof(said)){ -1, EIO };
+	close(report[0]);
+	waitpid(helper, &status, 0);
+	if (said.pid < 0)
+		return vce_error_make(err, said.error, "join the network of container %s",
+				      plan->net_container);
+	return said.pid;
 }
 
 /* The namespaces the forwarder's helper will join, opened while the
@@ -386,6 +443,9 @@ int rt_session_open(rt_session *s, int sv[2], vce_err *err)
 	return 0;
 }
 
+static int start_child(const rt_plan *plan, const rt_cgroup *cg, rt_session *s, int sync_fd,
+		       vce_err *err);
+
 int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_session *s,
 		     vce_err *err)
 {
@@ -393,6 +453,15 @@ int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_se
 
 	if (rt_session_open(s, sv, err) < 0)
 		return -1;
+	if (joins_userns(plan)) {
+		s->child = clone_in_shared_userns(plan, sv[1], dir_fd, err);
+		close(sv[1]);
+		if (s->child < 0) {
+			close(sv[0]);
+			return -1;
+		}
+		return start_child(plan, cg, s, sv[0], err);
+	}
 	/* fork with namespaces: a raw clone without a new stack. */
 	s->child = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags(plan) | SIGCHLD, NULL, NULL,
 				  NULL, NULL);
@@ -414,10 +483,18 @@ int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_se
 		container_main(plan, sv[1], dir_fd);
 	}
 	close(sv[1]);
-	s->sync_fd = sv[0];
+	return start_child(plan, cg, s, sv[0], err);
+}
+
+/* The child is there, waiting: its cgroup, its ids, its way out; "G". */
+static int start_child(const rt_plan *plan, const rt_cgroup *cg, rt_session *s, int sync_fd,
+		       vce_err *err)
+{
+	s->sync_fd = sync_fd;
 	if (cg && rt_cgroup_join(cg, s->child, err) < 0)
 		return -1;
-	if (plan->userns && plan->rootless && vce_write_id_maps(s->child, &plan->map, err) < 0)
+	if (plan->userns && plan->rootless && !joins_userns(plan) &&
+	    vce_write_id_maps(s->child, &plan->map, err) < 0)
 		return -1;
 	if (open_namespaces(plan, s, err) < 0)
 		return -1;

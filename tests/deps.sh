@@ -1,6 +1,8 @@
 #!/bin/bash
 # Installs every Debian package the build, the cross build and the tests
 # need; quiet and quick when all are present. Run as root (make deps).
+# `deps.sh demo`: only what make demo needs. Without root: exits 1 when
+# something is missing.
 # ISA-L (igzip) is native only: Debian cannot install its -dev package for
 # two architectures at once, so the arm64 cross build inflates with zlib.
 set -euo pipefail
@@ -11,7 +13,11 @@ build=(build-essential pkg-config libarchive-dev libjansson-dev libzstd-dev libs
 tests=(libcmocka-dev bats clang libclang-rt-14-dev cppcheck clang-format python3 skopeo podman
 	umoci uidmap debootstrap busybox-static zstd pigz attr libcap2-bin jq crun runc
 	qemu-user-static gcc-aarch64-linux-gnu bc bubblewrap fuse-overlayfs passt slirp4netns
-	iperf3 apache2-utils curl docker-registry python3-jwt python3-cryptography openssl)
+	iperf3 apache2-utils curl docker-registry python3-jwt python3-cryptography openssl
+	python3-websocket)
+# make demo: the build, the demo image's (tests/images/build-jupyter.sh),
+# and rootless running (newuidmap, pasta).
+demo=(debootstrap skopeo python3 attr zstd uidmap passt curl jq)
 arm64=(libarchive-dev:arm64 libjansson-dev:arm64 libzstd-dev:arm64 libseccomp-dev:arm64
 	libcap-dev:arm64 libssl-dev:arm64 libcurl4-openssl-dev:arm64
 	zlib1g-dev:arm64 libcmocka-dev:arm64 libbz2-dev:arm64 liblzma-dev:arm64 nettle-dev:arm64)
@@ -23,6 +29,11 @@ missing() {
 			echo "$p"
 	done
 }
+
+if [ "${1:-}" = demo ]; then
+	tests=("${demo[@]}")
+	arm64=()
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	want=$(missing "${build[@]}" "${tests[@]}" "${arm64[@]}")
@@ -38,7 +49,7 @@ update_once() {
 	apt-get update -qq
 	updated=1
 }
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+if [ ${#arm64[@]} -gt 0 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
 	dpkg --add-architecture arm64
 	updated=
 	update_once

@@ -3,9 +3,14 @@
 # Dockerfile on Jupyter docker-stacks would, in four layers:
 #   1. debootstrap --variant=minbase bookworm
 #   2. python3-notebook with its recommends, and sudo (most of the bytes)
-#   3. the user jovyan (uid 1000, gid 100) and a docker-stacks-like start script
+#   3. the user jovyan (uid 1000, gid 100) and the start scripts of jupyter/:
+#      docker-stacks' contract (NB_UID, NB_GID, CHOWN_HOME) and nbhosting's
+#      start-in-dir-as-uid.sh
 #   4. the course content: notebooks in /home/jovyan/notebooks
-# Layers 2-4 are captured as overlayfs upper directories and turned into
+# and `jupyter-pg` (in pg/), a course of two services: those four layers
+# and PostgreSQL 15 with a role jovyan (password jovyan) owning a database
+# course, started with the notebook server by start-course.sh as root.
+# Layers 2-5 are captured as overlayfs upper directories and turned into
 # OCI layer tars (overlay whiteouts become .wh. files, opaque directories
 # .wh..wh..opq), which is what `docker build` does.
 #
@@ -14,7 +19,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${VCE_TEST_IMAGES:-/var/tmp/vce-test-images}/jupyter
-stamp=$(cat "$here/build-jupyter.sh" "$here/mkoci.py" | sha256sum | cut -c1-16)
+stamp=$(cat "$here/build-jupyter.sh" "$here/mkoci.py" "$here"/jupyter/* | sha256sum | cut -c1-16)
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ]; then
 	exit 0
 fi
@@ -22,7 +27,7 @@ fi
 echo "building test image jupyter in $out (debootstrap and python3-notebook: a few minutes)"
 work=$(mktemp -d /var/tmp/vce-jupyter-build.XXXXXX)
 cleanup() {
-	for m in "$work"/merged/{proc,dev,sys} "$work"/merged; do
+	for m in "$work"/merged/{proc,dev,sys,scripts} "$work"/merged; do
 		mountpoint -q "$m" 2>/dev/null && umount -l "$m"
 	done
 	rm -rf "$work"
@@ -52,9 +57,12 @@ run_layer() {
 	mount -t overlay overlay -o "lowerdir=$lowers,upperdir=$upper,workdir=$wdir" "$merged"
 	mount -t proc proc "$merged/proc"
 	mount --rbind /dev "$merged/dev"
+	mkdir -p "$merged/scripts"
+	mount --bind "$here/jupyter" "$merged/scripts"
 	cp /etc/resolv.conf "$merged/etc/resolv.conf" 2>/dev/null || true
 	chroot "$merged" /bin/sh -ec "$2"
-	umount -l "$merged/dev" "$merged/proc"
+	umount -l "$merged/dev" "$merged/proc" "$merged/scripts"
+	rmdir "$merged/scripts"
 	umount "$merged"
 	lowers=$upper:$lowers
 	layer_n=$((layer_n + 1))
@@ -73,33 +81,8 @@ run_layer user "
 	useradd -m -s /bin/bash -N -u 1000 -g 100 jovyan
 	chmod g+w /etc/passwd
 	mkdir -p /usr/local/bin /home/jovyan/work
-	cat >/usr/local/bin/start-notebook.sh <<'EOS'
-#!/bin/bash
-# Like Jupyter docker-stacks' start.sh + start-notebook.sh: started as root,
-# become NB_USER with NB_UID/NB_GID; started as another uid, run as that.
-set -e
-NB_USER=\${NB_USER:-jovyan}
-NB_UID=\${NB_UID:-1000}
-NB_GID=\${NB_GID:-100}
-if [ \"\$(id -u)\" = 0 ]; then
-	if [ \"\$NB_UID\" != \"\$(id -u jovyan)\" ]; then
-		usermod -u \"\$NB_UID\" jovyan
-	fi
-	if [ \"\$CHOWN_HOME\" = yes ]; then
-		chown -R \"\$NB_UID:\$NB_GID\" /home/jovyan
-	fi
-	exec sudo -E -H -u jovyan PATH=\"\$PATH\" \"\$0\" \"\$@\"
-fi
-if ! whoami >/dev/null 2>&1 && [ -w /etc/passwd ]; then
-	echo \"\$NB_USER:x:\$(id -u):\$(id -g)::/home/jovyan:/bin/bash\" >>/etc/passwd
-fi
-args=(--ip=0.0.0.0 --port=8888 --no-browser)
-if [ -n \"\$JUPYTER_TOKEN\" ]; then
-	args+=(--NotebookApp.token=\"\$JUPYTER_TOKEN\")
-fi
-exec jupyter-notebook \"\${args[@]}\" \"\$@\"
-EOS
-	chmod 755 /usr/local/bin/start-notebook.sh
+	cp /scripts/start-notebook.sh /scripts/start-in-dir-as-uid.sh /usr/local/bin/
+	chmod 755 /usr/local/bin/*.sh
 	chown -R 1000:100 /home/jovyan"
 
 run_layer course "
@@ -112,6 +95,26 @@ run_layer course "
 EOS
 	done
 	chown -R 1000:100 /home/jovyan/notebooks"
+
+# The course image: PostgreSQL beside the notebook server, one start script.
+# policy-rc.d: the package must not start a server in the chroot (it would
+# listen on the host's port 5432). The role and database are made in
+# single-user mode, which opens no socket at all.
+run_layer postgresql "
+	printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql python3-psycopg2 >/dev/null
+	apt-get clean
+	rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d
+	runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres --single \
+		-D /var/lib/postgresql/15/main -c config_file=/etc/postgresql/15/main/postgresql.conf \
+		postgres >/dev/null <<SQL
+CREATE ROLE jovyan LOGIN PASSWORD 'jovyan';
+CREATE DATABASE course OWNER jovyan;
+SQL
+	cp /scripts/start-course.sh /usr/local/bin/
+	chmod 755 /usr/local/bin/start-course.sh"
 
 # Overlay upper dirs -> OCI layer tars.
 to_oci_layer() { # dir out.tar
@@ -135,7 +138,7 @@ to_oci_layer() { # dir out.tar
 		--mtime=2024-01-01 --pax-option=delete=atime,delete=ctime .
 }
 to_oci_layer "$base" "$work/1.tar"
-for i in 1 2 3; do
+for i in 1 2 3 4; do
 	to_oci_layer "$work/upper$i" "$work/$((i + 1)).tar"
 done
 rm -rf "$base" "$work"/upper* "$work"/work*
@@ -148,6 +151,13 @@ for c in gzip zstd; do
 	skopeo --insecure-policy copy -q "oci:$out/layout-$c:jupyter:latest" "oci-archive:$out/oci-$c.tar:jupyter:latest"
 done
 skopeo --insecure-policy copy -q "oci:$out/layout-gzip:jupyter:latest" "docker-archive:$out/docker.tar:jupyter:latest"
+
+# jupyter-pg: the jupyter image's layers and PostgreSQL's, started as root.
+config='{"User":"root","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","NB_USER=jovyan","NB_UID=1000","NB_GID=100","HOME=/home/jovyan"],"Cmd":["start-course.sh"],"WorkingDir":"/home/jovyan","ExposedPorts":{"8888/tcp":{},"5432/tcp":{}},"Labels":{"org.vce.test":"jupyter-pg"}}'
+python3 "$here/mkoci.py" --out "$out/pg/layout-gzip" --ref jupyter-pg:latest --compress gzip \
+	--config-json "$config" "${layers[@]}" "$work/5.tar"
+skopeo --insecure-policy copy -q "oci:$out/pg/layout-gzip:jupyter-pg:latest" \
+	"oci-archive:$out/pg/oci-gzip.tar:jupyter-pg:latest"
 chmod -R a+rX "$out"
 echo "$stamp" >"$out/.stamp"
 du -sh "$out"/*

@@ -67,13 +67,17 @@ podman_private() {
 		--storage-driver vfs "$@"
 }
 
+home_of() { # user
+	getent passwd "$1" | cut -d: -f6
+}
+
 # Rootless: run vce as an unprivileged test user (made by tests/setup-users.sh)
 # with its own store under its home, as a student would.
 as_user() {
 	local user=$1
 	shift
 	local home
-	home=$(getent passwd "$user" | cut -d: -f6)
+	home=$(home_of "$user")
 	runuser -u "$user" -- env -i HOME="$home" PATH=/usr/bin:/bin LANG=C.UTF-8 "$@"
 }
 
@@ -85,7 +89,7 @@ rootless_setup() {
 	cp "$VCE" "$ROOTLESS_VCE"
 	chmod -R a+rX "$(dirname "$ROOTLESS_VCE")"
 	for user in vcetest vcetest-nosub; do
-		home=$(getent passwd "$user" | cut -d: -f6)
+		home=$(home_of "$user")
 		rm -rf "$home/.local/share/vce" "$home/course"
 		user_vce "$user" load -q -i "$TINY/oci-zstd.tar"
 		user_vce "$user" load -q -i "$IMAGES/runtest/oci.tar"
@@ -104,7 +108,7 @@ remove_user_containers() {
 rootless_teardown() {
 	remove_user_containers
 	for user in vcetest vcetest-nosub; do
-		home=$(getent passwd "$user" | cut -d: -f6)
+		home=$(home_of "$user")
 		rm -rf "$home/.local/share/vce" "$home/course"
 	done
 	rm -rf "$(dirname "$ROOTLESS_VCE")"

@@ -15,7 +15,7 @@ teardown_file() {
 
 assert_clean() { # user
 	local store
-	store=$(getent passwd "$1" | cut -d: -f6)/.local/share/vce
+	store=$(home_of "$1")/.local/share/vce
 	[ -z "$(ls -A "$store/containers")" ] || {
 		echo "containers left: $(ls "$store/containers")" >&2
 		return 1

@@ -69,9 +69,24 @@ host_port() { # user container port
 	[[ "$output" == *"Directory listing"* ]]
 }
 
-@test "rootless: --network container: says it is root only for now" {
+@test "rootless: --network container:NAME shares its localhost, with and without a range" {
+	for user in vcetest vcetest-nosub; do
+		user_vce "$user" run -d --name web tiny sh -c "$WEB"
+		wait_for 50 user_vce "$user" exec web busybox wget -q -O- http://127.0.0.1/
+		run user_vce "$user" run --rm --network container:web tiny sh -c \
+			'busybox wget -q -O- http://127.0.0.1/; ls /proc | grep -c "^[0-9]"'
+		[ "${lines[0]}" = hello-rootless ]
+		# its own pid namespace: its init and sh (and ls, grep)
+		[ "${lines[1]}" -le 4 ]
+		user_vce "$user" rm -f web
+	done
+	# another student's ids are another world: said, not half-joined
 	user_vce vcetest run -d --name web tiny sleep 1000
-	run --separate-stderr user_vce vcetest run --rm --network container:web tiny true
+	run --separate-stderr user_vce vcetest run --rm -u 1234 \
+		--network container:web tiny true
 	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"works as root only"* ]]
+	[[ "$stderr" == *"maps its ids for another user"* ]]
+	run --separate-stderr user_vce vcetest run --rm --network container:nosuch tiny true
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"no such container"* ]]
 }

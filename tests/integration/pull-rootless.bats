@@ -17,7 +17,7 @@ teardown_file() {
 	registries_stop
 	rootless_teardown
 	for user in vcetest vcetest-nosub; do
-		home=$(getent passwd "$user" | cut -d: -f6)
+		home=$(home_of "$user")
 		rm -rf "$home/.docker"
 	done
 }
@@ -34,7 +34,7 @@ teardown() {
 		run user_vce "$user" run --rm "127.0.0.1:$PORT_plain/tiny" sh -c 'id -u; ls -ln /bin/busybox'
 		[ "$status" -eq 0 ]
 		[ "${lines[0]}" = 0 ]
-		home=$(getent passwd "$user" | cut -d: -f6)
+		home=$(home_of "$user")
 		# everything in the user's store belongs to the user
 		[ -z "$(find "$home/.local/share/vce/blobs" ! -user "$user")" ]
 		[ -z "$(ls -A "$home/.local/share/vce/downloads")" ]
@@ -46,7 +46,7 @@ teardown() {
 
 @test "rootless: login keeps credentials in ~/.docker/config.json, mode 600; pull uses them" {
 	reg=127.0.0.1:$PORT_token
-	home=$(getent passwd vcetest | cut -d: -f6)
+	home=$(home_of vcetest)
 	run user_vce vcetest pull "$reg/private/tiny"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"wants a login"* ]]

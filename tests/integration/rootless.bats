@@ -17,7 +17,7 @@ teardown_file() {
 
 setup() {
 	for user in vcetest vcetest-nosub; do
-		home=$(getent passwd "$user" | cut -d: -f6)
+		home=$(home_of "$user")
 		rm -rf "$home/.local/share/vce" "$home/out"
 	done
 }
@@ -27,14 +27,14 @@ setup() {
 		run user_vce "$user" load -i "$TINY/oci-zstd.tar"
 		[ "$status" -eq 0 ]
 		[ "$output" = "Loaded image: tiny:latest" ]
-		home=$(getent passwd "$user" | cut -d: -f6)
+		home=$(home_of "$user")
 		[ -f "$home/.local/share/vce/images.json" ]
 		[ "$(stat -c %U "$home/.local/share/vce/images.json")" = "$user" ]
 	done
 }
 
 @test "rootless: XDG_DATA_HOME moves the store" {
-	home=$(getent passwd vcetest | cut -d: -f6)
+	home=$(home_of vcetest)
 	run as_user vcetest env XDG_DATA_HOME="$home/xdg" "$ROOTLESS_VCE" load -q -i "$TINY/docker.tar"
 	[ "$status" -eq 0 ]
 	[ -f "$home/xdg/vce/images.json" ]
@@ -43,7 +43,7 @@ setup() {
 
 @test "rootless: every form loads, lists, saves and round-trips" {
 	for user in vcetest vcetest-nosub; do
-		home=$(getent passwd "$user" | cut -d: -f6)
+		home=$(home_of "$user")
 		for form in docker.tar docker.tar.gz oci-gzip.tar layout-zstd docker-multi.tar; do
 			run user_vce "$user" load -q -i "$TINY/$form"
 			[ "$status" -eq 0 ] || { echo "$user $form: $output"; false; }
@@ -77,7 +77,7 @@ setup() {
 # rootless; a capability set in a user namespace is stored as a v3 xattr.
 compare_rootless() { # user tiny|jupyter idmap|--ignore-owner
 	local user=$1 image=$2 owners=$3 home store want lower mnt=$BATS_TEST_TMPDIR/mnt
-	home=$(getent passwd "$user" | cut -d: -f6)
+	home=$(home_of "$user")
 	store=$home/.local/share/vce
 	if [ "$image" = tiny ]; then want=$(umoci_reference "$TINY" tiny:latest)
 	else want=$(umoci_reference "$JUPYTER" jupyter:latest); fi

@@ -13,10 +13,6 @@ teardown_file() {
 	rootless_teardown
 }
 
-home_of() {
-	getent passwd "$1" | cut -d: -f6
-}
-
 # Nothing left: no container, no mount, no process of vce's.
 assert_clean() { # user
 	local store

@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# Jupyter end to end as a student without root (course.bats is root's):
+# the notebook's uid is the student on the host, whatever the image's
+# start script makes of it.
+load helpers
+load course
+
+setup_file() {
+	rootless_setup
+	for user in vcetest vcetest-nosub; do
+		user_vce "$user" load -q -i "$JUPYTER/oci-zstd.tar"
+	done
+	user_vce vcetest load -q -i "$JUPYTER_PG/oci-gzip.tar"
+}
+
+teardown_file() {
+	rootless_teardown
+	for user in vcetest vcetest-nosub; do
+		rm -rf "$(home_of "$user")/TM351VCE"
+	done
+}
+
+setup() {
+	export COURSE_USER=vcetest
+}
+
+teardown() {
+	remove_user_containers
+}
+
+# The course command, verbatim, run in the student's home.
+tm351_command() { # user
+	as_user "$1" sh -c "cd && $ROOTLESS_VCE"' run --name tm351vce --rm -d -p 8351:8888 -v "$PWD/TM351VCE/notebooks:/home/jovyan/notebooks" -v "$PWD/TM351VCE/openrefine_projects:/home/jovyan/openrefine" -e JUPYTER_TOKEN="letmein" jupyter'
+}
+
+@test "course rootless: the TM351 command verbatim, with and without a subordinate range" {
+	for user in vcetest vcetest-nosub; do
+		export COURSE_USER=$user
+		home=$(home_of "$user")
+		tm351_command "$user"
+		notebook_answers tm351vce http://127.0.0.1:8351 letmein
+		[ "$(jupyter_client http://127.0.0.1:8351 wrong status)" = 403 ]
+		jupyter_client http://127.0.0.1:8351 letmein save notebooks/mine.ipynb
+		[ "$(stat -c %U:%G "$home/TM351VCE/notebooks/mine.ipynb")" = "$user:$user" ]
+		[ "$(stat -c %U "$home/TM351VCE/openrefine_projects")" = "$user" ]
+		run jupyter_client http://127.0.0.1:8351 letmein execute 'import os; print(6 * 7, os.getuid())'
+		[ "$output" = "42 1000" ]
+		course_vce stop tm351vce
+		[ -z "$(course_vce ps -aq)" ]
+		[ -f "$home/TM351VCE/notebooks/mine.ipynb" ]
+		port_is_free 8351
+	done
+}
+
+@test "course rootless: docker-stacks' root start with NB_UID=1234: the student still owns the files" {
+	home=$(home_of vcetest)
+	course_vce run --name nb -d -u root -p 8351:8888 -e NB_UID=1234 -e NB_GID=1234 \
+		-e CHOWN_HOME=yes -v "$home/course:/home/jovyan/work" -e JUPYTER_TOKEN=letmein jupyter
+	notebook_answers nb http://127.0.0.1:8351 letmein
+	run jupyter_client http://127.0.0.1:8351 letmein execute 'import os; print(os.getuid(), os.getgid())'
+	[ "$output" = "1234 1234" ]
+	jupyter_client http://127.0.0.1:8351 letmein save work/mine.ipynb
+	[ "$(stat -c %U:%G "$home/course/mine.ipynb")" = vcetest:vcetest ]
+}
+
+@test "course rootless: stop and start keep the student's changes; notebook and PostgreSQL stop cleanly" {
+	course_vce run --name course -d -p 8351:8888 -e JUPYTER_TOKEN=letmein jupyter-pg
+	notebook_answers course http://127.0.0.1:8351 letmein
+	run jupyter_client http://127.0.0.1:8351 letmein execute "$PG_CELL"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "PostgreSQL 15"*" course jovyan" ]]
+	jupyter_client http://127.0.0.1:8351 letmein save made-inside.ipynb
+	course_vce stop -t 20 course
+	[ "$(course_vce inspect course | jq -r '.[0].State.ExitCode')" = 0 ]
+	course_vce start course
+	notebook_answers course http://127.0.0.1:8351 letmein
+	course_vce exec course ls /home/jovyan/made-inside.ipynb
+	run course_vce exec course cat /var/log/postgresql/postgresql-15-main.log
+	[[ "$output" == *"database system is shut down"* ]]
+	[[ "$output" != *"not properly shut down"* ]]
+	no_zombies course
+}
+
+@test "course rootless: PostgreSQL in one container, the notebook in another with --network container:db" {
+	course_vce run --name db -d -p 8351:8888 jupyter-pg pg_ctlcluster --foreground 15 main start
+	course_vce run --name nb -d --network container:db -e JUPYTER_TOKEN=letmein jupyter-pg \
+		start-notebook.sh
+	notebook_answers nb http://127.0.0.1:8351 letmein
+	run jupyter_client http://127.0.0.1:8351 letmein execute "$PG_CELL"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "PostgreSQL 15"*" course jovyan" ]]
+	[ -z "$(course_vce exec nb sh -c 'grep -l postgres /proc/[0-9]*/comm' 2>/dev/null)" ]
+	course_vce stop nb db
+}

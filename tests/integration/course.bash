@@ -1,0 +1,45 @@
+# Shared by course.bats and course-rootless.bats: a browser's view of a
+# notebook server (tests/tools/jupyter.py) and what a course checks.
+#   COURSE_USER   set: vce runs as that test user (rootless)
+
+JUPYTER_PG=$JUPYTER/pg
+
+# A notebook cell that asks PostgreSQL on localhost who and where it is.
+PG_CELL='import psycopg2
+conn = psycopg2.connect(host="localhost", port=5432, user="jovyan", password="jovyan", dbname="course")
+cur = conn.cursor()
+cur.execute("select version(), current_database(), current_user")
+version, db, user = cur.fetchone()
+print(version.split(" on ")[0], db, user)'
+
+course_vce() {
+	if [ -n "${COURSE_USER:-}" ]; then
+		user_vce "$COURSE_USER" "$@"
+	else
+		vce "$@"
+	fi
+}
+
+jupyter_client() { # URL TOKEN COMMAND ARGS...
+	/usr/bin/python3 "$BATS_TEST_DIRNAME/../tools/jupyter.py" "$@"
+}
+
+# notebook_answers CONTAINER URL TOKEN: GET /api answers within two
+# minutes (a loaded machine is slow); else what the container said.
+notebook_answers() {
+	jupyter_client "$2" "$3" wait 120 && return 0
+	course_vce logs "$1"
+	course_vce ps -a
+	return 1
+}
+
+port_is_free() {
+	/usr/bin/python3 -c "import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', $1))"
+}
+
+# No process of the container is a zombie: init reaps what the start
+# script's daemons leave behind.
+no_zombies() {
+	run course_vce exec "$1" sh -c 'grep -l "^State:.*Z" /proc/[0-9]*/status'
+	[ -z "$output" ] || { echo "zombies: $output"; return 1; }
+}
