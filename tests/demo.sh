@@ -37,15 +37,6 @@ say vce images
 
 # A second `make demo` replaces the first one's container (the folder stays).
 ./vce rm -f "$name" >/dev/null 2>&1 || true
-mkdir -p notebooks
-if [ -z "$(ls -A notebooks)" ]; then
-	cat >notebooks/welcome.ipynb <<'EOF'
-{"cells": [
- {"cell_type": "markdown", "metadata": {}, "source": ["# Welcome\n", "This notebook lives in the `notebooks` folder beside vce on your machine: what you save here stays there."]},
- {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": ["import os, platform\n", "print('Python', platform.python_version(), 'in a container, as uid', os.getuid())"]}
-], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-EOF
-fi
 token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 say vce run -d --name "$name" -p "$port:8888" -v ./notebooks:/home/jovyan/notebooks \
 	-e JUPYTER_TOKEN=... jupyter
@@ -72,6 +63,18 @@ curl -sf -o /dev/null -H "Authorization: token $token" "http://127.0.0.1:$port/a
 	echo "demo: the notebook server did not answer in two minutes; what it said is above" >&2
 	exit 1
 }
+# A first notebook, saved by the server itself so that it is the
+# student's (a folder vce creates is theirs; one made here might not be).
+welcome='{"type": "notebook", "format": "json", "content": {"cells": [
+ {"cell_type": "markdown", "metadata": {}, "source": ["# Welcome\n", "This notebook lives in the `notebooks` folder beside vce on your machine: what you save here stays there."]},
+ {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": ["import os, platform\n", "print(\"Python\", platform.python_version(), \"in a container, as uid\", os.getuid())"]}
+], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}'
+if [ ! -e notebooks/welcome.ipynb ] &&
+	! curl -sf -o /dev/null -X PUT -H "Authorization: token $token" \
+		-H 'Content-Type: application/json' --data "$welcome" \
+		"http://127.0.0.1:$port/api/contents/notebooks/welcome.ipynb"; then
+	echo "demo: the welcome notebook could not be saved (the server runs: carry on)"
+fi
 cat <<EOF
 
 
