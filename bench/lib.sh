@@ -20,10 +20,12 @@ times() {
 }
 
 # record NAME: the median of the times (microseconds) on stdin, in ms,
-# kept in $work/results/NAME and printed.
+# kept in $work/results/NAME and printed (none: n/a, kept, not printed).
 record() {
 	sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "n/a"; else printf "%.2f\n", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1000 }' >"$work/results/$1"
-	printf '  %-22s %8s ms\n' "$1" "$(cat "$work/results/$1")"
+	if [ "$(cat "$work/results/$1")" != n/a ]; then
+		printf '  %-22s %8s ms\n' "$1" "$(cat "$work/results/$1")"
+	fi
 }
 
 ratio() { # vce peer

@@ -88,7 +88,6 @@ int rt_net_open_shared(oci_store *store, rt_plan *plan, vce_err *err)
 	cleanup_free char *path = NULL;
 	json_int_t pid, start;
 	cleanup_close int pidfd = -1;
-
 	pid_t member;
 
 	if (plan->network != RT_NET_CONTAINER)

@@ -240,8 +240,16 @@ static int build_userns(rt_plan *plan, const rt_options *opts, vce_err *err)
 		student_gid = (unsigned long)env_id(plan, "NB_GID");
 	plan->student_host_uid = (uid_t)student_uid;
 	plan->student_host_gid = (gid_t)student_gid;
-	if (root && opts->userns != RT_USERNS_KEEP_ID)
+	if (root && opts->userns != RT_USERNS_KEEP_ID) {
+		/* Root in there may write anywhere: a folder made for it is
+		 * better the sudo user's, in whose home it likely is. */
+		const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+		if (student_uid == 0 && su && sg) {
+			plan->student_host_uid = (uid_t)strtoul(su, NULL, 10);
+			plan->student_host_gid = (gid_t)strtoul(sg, NULL, 10);
+		}
 		return 0;
+	}
 	if (!root && opts->userns == RT_USERNS_HOST)
 		return vce_error_make(err, 0,
 				      "--userns=host needs root: run vce as root, or leave it out");

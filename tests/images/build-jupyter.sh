@@ -133,9 +133,13 @@ to_oci_layer() { # dir out.tar
 			: >"$d/.wh..wh..opq"
 		fi
 	done
+	# mtimes as they are, as docker build keeps them: a .py file must keep
+	# the mtime its .pyc was compiled against, or Python finds every .pyc
+	# stale and compiles at each start (seconds for the notebook server)
+	# with no right to keep the result.
 	tar --create --file "$2" --directory "$dir" --format=posix --xattrs \
 		--xattrs-include='security.capability' --numeric-owner --sort=name \
-		--mtime=2024-01-01 --pax-option=delete=atime,delete=ctime .
+		--pax-option=delete=atime,delete=ctime .
 }
 to_oci_layer "$base" "$work/1.tar"
 for i in 1 2 3 4; do

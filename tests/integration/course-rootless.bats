@@ -26,6 +26,11 @@ setup() {
 
 teardown() {
 	remove_user_containers
+	if [ -n "${REGISTRIES:-}" ]; then
+		user_vce vcetest --root "$(home_of vcetest)/pulled" rm -f course >/dev/null 2>&1 || true
+		rm -rf "$(home_of vcetest)/pulled" "$(home_of vcetest)/nb"
+		registries_stop
+	fi
 }
 
 # The course command, verbatim, run in the student's home.
@@ -91,4 +96,20 @@ tm351_command() { # user
 	[[ "$output" == "PostgreSQL 15"*" course jovyan" ]]
 	[ -z "$(course_vce exec nb sh -c 'grep -l postgres /proc/[0-9]*/comm' 2>/dev/null)" ]
 	course_vce stop nb db
+}
+
+@test "course rootless: pulled from a registry, then run" {
+	load registry
+	registries_start course:plain
+	push "$JUPYTER/oci-gzip.tar" "127.0.0.1:$PORT_course/course/jupyter:2026"
+	home=$(home_of vcetest)
+	course_vce --root "$home/pulled" pull -q "127.0.0.1:$PORT_course/course/jupyter:2026"
+	course_vce --root "$home/pulled" run --name course --rm -d -p 8351:8888 \
+		-v "$home/nb:/home/jovyan/notebooks" -e JUPYTER_TOKEN=letmein \
+		"127.0.0.1:$PORT_course/course/jupyter:2026"
+	notebook_answers course http://127.0.0.1:8351 letmein
+	jupyter_client http://127.0.0.1:8351 letmein save notebooks/mine.ipynb
+	[ "$(stat -c %U "$home/nb/mine.ipynb")" = vcetest ]
+	course_vce --root "$home/pulled" stop course
+	rm -rf "$home/pulled" "$home/nb"
 }

@@ -318,6 +318,22 @@ assert_nothing_left() {
 	! grep -q "$VCE_ROOT" /proc/self/mountinfo
 }
 
+@test "run: as root, a -v folder vce creates is the student's: the image's user, NB_UID, or sudo's" {
+	# jovyan (1000:100 in runtest) can save into it; parents made too
+	vce run --rm -v "$HOSTDIR/a/b:/home/jovyan/work" runtest sh -c 'touch work/mine'
+	[ "$(stat -c %u:%g "$HOSTDIR/a" "$HOSTDIR/a/b" "$HOSTDIR/a/b/mine" | sort -u)" = 1000:100 ]
+	# a docker-stacks root start: NB_UID and NB_GID
+	vce run --rm -u root -e NB_UID=1234 -e NB_GID=1234 -v "$HOSTDIR/nb:/work" runtest true
+	[ "$(stat -c %u:%g "$HOSTDIR/nb")" = 1234:1234 ]
+	# root in the container, vce under sudo: the sudo user's
+	env SUDO_UID=4242 SUDO_GID=4343 "$VCE" run --rm -v "$HOSTDIR/s:/data" tiny true
+	[ "$(stat -c %u:%g "$HOSTDIR/s")" = 4242:4343 ]
+	# and a folder that exists keeps its owner
+	mkdir "$HOSTDIR/mine"
+	vce run --rm -v "$HOSTDIR/mine:/home/jovyan/work" runtest true
+	[ "$(stat -c %u "$HOSTDIR/mine")" = 0 ]
+}
+
 @test "run: --userns=keep-id as root maps the student to the invoking user" {
 	run env SUDO_UID=4242 SUDO_GID=4343 "$VCE" run --rm --userns keep-id \
 		-v "$HOSTDIR/k:/home/jovyan/work" runtest sh -c 'touch work/mine; ls -ln /home'
