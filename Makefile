@@ -36,7 +36,9 @@ endif
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIBRARIES) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(LIBRARIES) 2>/dev/null) -pthread
 ALL_CFLAGS = $(OPT) $(SAN) -std=gnu17 $(WARNINGS) $(DEFS) $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(SAN) -Wl,--as-needed $(LDFLAGS)
+# Symbols bound at start (full RELRO): nothing of ld.so runs later, which
+# also keeps a supervisor from faulting its pages back in.
+ALL_LDFLAGS = $(SAN) -Wl,--as-needed -Wl,-z,relro,-z,now $(LDFLAGS)
 
 LIB_SRC := $(wildcard common/*.c oci/*.c rootfs-cache/*.c net/*.c runtime/*.c)
 CLI_SRC := $(wildcard runtime/cli/*.c)

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -95,27 +96,29 @@ void vce_now_rfc3339(char *out, size_t len)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
-/* Applies to one mapping of /proc/self/smaps once its Anonymous line
- * is read: a file's pages that were never written to (code, read-only
- * data; not the relocated copies) can be read in again when needed. */
-static void shed_mapping(unsigned long start, unsigned long end, const char *perms, bool file,
-			 unsigned long anon_kb)
+/* Whether a mapping of /proc/self/smaps holds only a file's pages that
+ * were never written to (code, read-only data; not the relocated copies):
+ * those can be read in again when needed. */
+static bool clean_file_pages(const char *perms, bool file, unsigned long anon_kb)
 {
-	if (!file || anon_kb != 0 || perms[1] == 'w' || perms[0] != 'r')
-		return;
-	/* Page by page from now on, not 64 KiB around each fault. */
-	madvise((void *)start, end - start, MADV_RANDOM);
-	madvise((void *)start, end - start, MADV_DONTNEED);
+	return file && anon_kb == 0 && perms[1] != 'w' && perms[0] == 'r';
 }
 
 void vce_shed_clean_pages(void)
 {
+	/* All found first, then all shed with nothing in between: reading
+	 * smaps with stdio would fault libc's code back in (the kernel maps
+	 * 64 KiB around each fault) as fast as it goes. */
+	struct {
+		unsigned long start, end;
+	} shed[64];
+	size_t n = 0;
 	cleanup_fclose FILE *f = fopen("/proc/self/smaps", "re");
 	char line[512], perms[8] = "", p[8];
 	unsigned long start = 0, end = 0, inode = 0, kb, s, e, i;
 	bool have = false;
 
-	while (f && fgets(line, sizeof(line), f)) {
+	while (f && fgets(line, sizeof(line), f) && n < sizeof(shed) / sizeof(shed[0])) {
 		/* A field line ("AnonHugePages:") may start like hex: only a
 		 * whole header counts. */
 		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &s, &e, p, &i) == 4) {
@@ -125,9 +128,17 @@ void vce_shed_clean_pages(void)
 			continue;
 		}
 		if (have && sscanf(line, "Anonymous: %lu kB", &kb) == 1) {
-			shed_mapping(start, end, perms, inode != 0, kb);
+			if (clean_file_pages(perms, inode != 0, kb))
+				shed[n].start = start, shed[n++].end = end;
 			have = false;
 		}
+	}
+	/* What malloc holds free goes too. */
+	malloc_trim(0);
+	for (size_t k = 0; k < n; k++) {
+		/* Page by page from now on where the kernel honours it. */
+		madvise((void *)shed[k].start, shed[k].end - shed[k].start, MADV_RANDOM);
+		madvise((void *)shed[k].start, shed[k].end - shed[k].start, MADV_DONTNEED);
 	}
 }
 

@@ -290,9 +290,15 @@ static int status_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Idle this long after some work, the supervisor gives back the pages
+ * that work touched (the kernel maps code in 64 KiB around each fault:
+ * a log line's formatting alone holds hundreds of KiB of libc). */
+#define SHED_AFTER_MS 500
+
 static int supervise_loop(log_state *l, pid_t init, int out, int err_fd, int sigfd, rt_forward *fw)
 {
-	int code = -1, status;
+	int code = -1, status, ready;
+	bool touched = true;
 
 	while (out >= 0 || err_fd >= 0 || code < 0) {
 		struct pollfd p[4] = { { sigfd, POLLIN, 0 },
@@ -300,11 +306,18 @@ static int supervise_loop(log_state *l, pid_t init, int out, int err_fd, int sig
 				       { err_fd, POLLIN, 0 },
 				       { net_forwarder_fd(fw->f), POLLIN, 0 } };
 		/* After init's exit, whatever is still buffered, then done. */
-		if (poll(p, 4, code < 0 ? -1 : 0) <= 0) {
+		ready = poll(p, 4, code >= 0 ? 0 : touched ? SHED_AFTER_MS : -1);
+		if (ready == 0 && code < 0) {
+			vce_shed_clean_pages();
+			touched = false;
+			continue;
+		}
+		if (ready <= 0) {
 			if (code >= 0)
 				break;
 			continue;
 		}
+		touched = true;
 		if (p[3].revents & POLLIN)
 			net_forwarder_dispatch(fw->f);
 		if (p[1].revents && !pump_to_log(l, out, "stdout")) {
@@ -381,7 +394,6 @@ int rt_supervise_main(int argc, char **argv)
 			close(userns);
 	}
 	free(listeners);
-	vce_shed_clean_pages();
 	code = supervise_loop(&l, init, out >= 0 ? out : -1, err_fd >= 0 ? err_fd : -1, sigfd, &fw);
 	rt_net_forward_stop(&fw);
 	{
