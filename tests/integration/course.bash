@@ -43,3 +43,18 @@ no_zombies() {
 	run course_vce exec "$1" sh -c 'grep -l "^State:.*Z" /proc/[0-9]*/status'
 	[ -z "$output" ] || { echo "zombies: $output"; return 1; }
 }
+
+# A course of two containers: PostgreSQL alone in db (which publishes the
+# notebook's port), the notebook in nb on db's network; a cell reaches the
+# database on localhost, which runs in db only.
+two_container_course() {
+	course_vce run --name db -d -p 8351:8888 jupyter-pg pg_ctlcluster --foreground 15 main start
+	course_vce run --name nb -d --network container:db -e JUPYTER_TOKEN=letmein jupyter-pg \
+		start-notebook.sh
+	notebook_answers nb http://127.0.0.1:8351 letmein
+	run jupyter_client http://127.0.0.1:8351 letmein execute "$PG_CELL"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "PostgreSQL 15"*" course jovyan" ]]
+	[ -z "$(course_vce exec nb sh -c 'grep -l postgres /proc/[0-9]*/comm' 2>/dev/null)" ]
+	course_vce stop nb db
+}

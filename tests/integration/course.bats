@@ -122,15 +122,7 @@ teardown() {
 }
 
 @test "course: PostgreSQL in one container, the notebook in another with --network container:db" {
-	vce run --name db -d -p 8351:8888 jupyter-pg pg_ctlcluster --foreground 15 main start
-	vce run --name nb -d --network container:db -e JUPYTER_TOKEN=letmein jupyter-pg start-notebook.sh
-	notebook_answers nb http://127.0.0.1:8351 letmein
-	run jupyter_client http://127.0.0.1:8351 letmein execute "$PG_CELL"
-	[ "$status" -eq 0 ]
-	[[ "$output" == "PostgreSQL 15"*" course jovyan" ]]
-	# the database runs in db only
-	[ -z "$(vce exec nb sh -c 'grep -l postgres /proc/[0-9]*/comm' 2>/dev/null)" ]
-	vce stop nb db
+	two_container_course
 }
 
 @test "course: pulled from a registry, then run" {
