@@ -70,6 +70,8 @@ typedef struct rt_plan {
 } rt_plan;
 
 void rt_plan_free(rt_plan *plan);
+/* Who ran `sudo vce`: false (and root's ids) without sudo. */
+bool rt_sudo_ids(unsigned long *uid, unsigned long *gid);
 /* Fills the plan from the image and the options; id, name, dir and
  * hostname are set by the caller first. */
 int rt_plan_build(oci_store *store, const rt_options *opts, const char *manifest, rt_plan *plan,

@@ -81,14 +81,15 @@ static void set_string(json_t *o, const char *key, const char *value)
 
 static void set_host_ids(json_t *o, const rt_options *opts)
 {
-	const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+	unsigned long uid, gid;
 
 	if (opts->host_ids_set) {
 		json_object_set_new(o, "host_uid", json_integer((json_int_t)opts->host_uid));
 		json_object_set_new(o, "host_gid", json_integer((json_int_t)opts->host_gid));
 	} else if (geteuid() == 0) {
-		json_object_set_new(o, "host_uid", json_integer(su ? strtoll(su, NULL, 10) : 0));
-		json_object_set_new(o, "host_gid", json_integer(sg ? strtoll(sg, NULL, 10) : 0));
+		rt_sudo_ids(&uid, &gid);
+		json_object_set_new(o, "host_uid", json_integer((json_int_t)uid));
+		json_object_set_new(o, "host_gid", json_integer((json_int_t)gid));
 	}
 }
 

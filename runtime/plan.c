@@ -225,6 +225,15 @@ static size_t student_map(vce_idrange_line *out, unsigned long student, unsigned
 	return n;
 }
 
+bool rt_sudo_ids(unsigned long *uid, unsigned long *gid)
+{
+	const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+
+	*uid = su ? strtoul(su, NULL, 10) : 0;
+	*gid = sg ? strtoul(sg, NULL, 10) : 0;
+	return su && sg;
+}
+
 static int build_userns(rt_plan *plan, const rt_options *opts, vce_err *err)
 {
 	bool root = geteuid() == 0;
@@ -243,10 +252,9 @@ static int build_userns(rt_plan *plan, const rt_options *opts, vce_err *err)
 	if (root && opts->userns != RT_USERNS_KEEP_ID) {
 		/* Root in there may write anywhere: a folder made for it is
 		 * better the sudo user's, in whose home it likely is. */
-		const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
-		if (student_uid == 0 && su && sg) {
-			plan->student_host_uid = (uid_t)strtoul(su, NULL, 10);
-			plan->student_host_gid = (gid_t)strtoul(sg, NULL, 10);
+		if (student_uid == 0 && rt_sudo_ids(&host_uid, &host_gid)) {
+			plan->student_host_uid = (uid_t)host_uid;
+			plan->student_host_gid = (gid_t)host_gid;
 		}
 		return 0;
 	}
@@ -259,9 +267,7 @@ static int build_userns(rt_plan *plan, const rt_options *opts, vce_err *err)
 		host_gid = opts->host_gid;
 		range = (vce_idrange){ 100000, 65536, 100000, 65536 };
 	} else if (root) {
-		const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
-		host_uid = su ? strtoul(su, NULL, 10) : 0;
-		host_gid = sg ? strtoul(sg, NULL, 10) : 0;
+		rt_sudo_ids(&host_uid, &host_gid);
 		range = (vce_idrange){ 100000, 65536, 100000, 65536 };
 	} else if (vce_subid_range(&range)) {
 		plan->map.helpers = true;

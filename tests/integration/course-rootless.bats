@@ -69,21 +69,10 @@ tm351_command() { # user
 }
 
 @test "course rootless: stop and start keep the student's changes; notebook and PostgreSQL stop cleanly" {
-	course_vce run --name course -d -p 8351:8888 -e JUPYTER_TOKEN=letmein jupyter-pg
-	notebook_answers course http://127.0.0.1:8351 letmein
-	run jupyter_client http://127.0.0.1:8351 letmein execute "$PG_CELL"
-	[ "$status" -eq 0 ]
-	[[ "$output" == "PostgreSQL 15"*" course jovyan" ]]
+	pg_course_runs
 	jupyter_client http://127.0.0.1:8351 letmein save made-inside.ipynb
-	course_vce stop -t 20 course
-	[ "$(course_vce inspect course | jq -r '.[0].State.ExitCode')" = 0 ]
-	course_vce start course
-	notebook_answers course http://127.0.0.1:8351 letmein
+	pg_course_restarts_cleanly
 	course_vce exec course ls /home/jovyan/made-inside.ipynb
-	run course_vce exec course cat /var/log/postgresql/postgresql-15-main.log
-	[[ "$output" == *"database system is shut down"* ]]
-	[[ "$output" != *"not properly shut down"* ]]
-	no_zombies course
 }
 
 @test "course rootless: PostgreSQL in one container, the notebook in another with --network container:db" {

@@ -58,3 +58,28 @@ two_container_course() {
 	[ -z "$(course_vce exec nb sh -c 'grep -l postgres /proc/[0-9]*/comm' 2>/dev/null)" ]
 	course_vce stop nb db
 }
+
+# The jupyter-pg course as `course`: the notebook answers, and a cell
+# reaches PostgreSQL on localhost.
+pg_course_runs() {
+	course_vce run --name course -d -p 8351:8888 -e JUPYTER_TOKEN=letmein jupyter-pg
+	notebook_answers course http://127.0.0.1:8351 letmein
+	run jupyter_client http://127.0.0.1:8351 letmein execute "$PG_CELL"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "PostgreSQL 15"*" course jovyan" ]]
+}
+
+# Stopped, both services end within the timeout: the start script's own
+# exit (a SIGKILL at the timeout would be 137), and PostgreSQL's log, read
+# after a start, tells a clean shutdown; no zombie is left in there.
+pg_course_restarts_cleanly() {
+	course_vce stop -t 20 course
+	[ "$(course_vce inspect course | jq -r '.[0].State.ExitCode')" = 0 ]
+	course_vce start course
+	notebook_answers course http://127.0.0.1:8351 letmein
+	run course_vce exec course cat /var/log/postgresql/postgresql-15-main.log
+	[[ "$output" == *"database system is shut down"* ]]
+	[[ "$output" != *"not properly shut down"* ]]
+	[[ "$output" != *"automatic recovery"* ]]
+	no_zombies course
+}

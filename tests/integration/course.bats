@@ -104,21 +104,8 @@ teardown() {
 }
 
 @test "course: notebook and PostgreSQL in one image; stop shuts both down cleanly" {
-	vce run --name course -d -p 8351:8888 -e JUPYTER_TOKEN=letmein jupyter-pg
-	notebook_answers course http://127.0.0.1:8351 letmein
-	run jupyter_client http://127.0.0.1:8351 letmein execute "$PG_CELL"
-	[ "$status" -eq 0 ]
-	[[ "$output" == "PostgreSQL 15"*" course jovyan" ]]
-	vce stop -t 20 course
-	# the start script's own exit: a SIGKILL at the timeout would be 137
-	[ "$(vce inspect course | jq -r '.[0].State.ExitCode')" = 0 ]
-	vce start course
-	notebook_answers course http://127.0.0.1:8351 letmein
-	run vce exec course cat /var/log/postgresql/postgresql-15-main.log
-	[[ "$output" == *"database system is shut down"* ]]
-	[[ "$output" != *"not properly shut down"* ]]
-	[[ "$output" != *"automatic recovery"* ]]
-	no_zombies course
+	pg_course_runs
+	pg_course_restarts_cleanly
 }
 
 @test "course: PostgreSQL in one container, the notebook in another with --network container:db" {
