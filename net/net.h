@@ -73,20 +73,45 @@ void net_forwarder_free(net_forwarder *f);
 
 /* ---- outbound access: pasta, else slirp4netns ---- */
 typedef struct net_outbound {
-	pid_t pid;   /* the helper process, 0 if none */
-	int exit_fd; /* slirp4netns: closed to make it exit */
-	int pidfd;   /* pasta (not our child): signalled to make it exit */
+	const char *tool; /* "pasta", "slirp4netns", or NULL: none */
+	int ready_fd;	  /* readable once the tool is set up or failed; -1 after */
+	pid_t pid;	  /* slirp4netns, our child; 0 if none */
+	int exit_fd;	  /* slirp4netns: closed to make it exit */
+	pid_t starter;	  /* pasta's first process, until it has said how it went */
+	char *pid_file;	  /* where pasta writes the pid of the one that stays */
+	char *netns_link; /* pasta's way into the namespace; it leaves when it goes */
+	int pidfd;	  /* pasta (not our child): signalled to make it exit */
 } net_outbound;
+#define NET_OUTBOUND_INIT                                                                          \
+	{                                                                                          \
+		.ready_fd = -1, .exit_fd = -1, .pidfd = -1                                         \
+	}
 /* Which tool there is: "pasta", "slirp4netns" or NULL. */
 const char *net_outbound_tool(bool rootless);
 /* The address at which the container reaches the host's loopback
  * through that tool ("" if none). */
 void net_outbound_alias(const char *tool, char *out, size_t size);
-/* Gives the namespace of process pid (through its user namespace when
- * rootless) a way out; returns once its interface is up. pid_file: a
- * scratch file for pasta's pid. */
-int net_outbound_start(pid_t pid, bool rootless, const char *pid_file, net_outbound *out,
-		       vce_err *err);
+/* Starts giving the namespace of process pid (through its user namespace
+ * when rootless) a way out, and returns at once: the setting up takes
+ * the tool tens of ms, which the container spends on its own. dir: the
+ * container's folder, for pasta's pid file and its link to the
+ * namespace. */
+int net_outbound_start(pid_t pid, bool rootless, const char *dir, net_outbound *out, vce_err *err);
+/* A pasta started by another process (the supervisor's, across its exec),
+ * to stop: its pidfd (or -1: none) and the dir it was started with. */
+void net_outbound_adopt(net_outbound *o, const char *dir, int pidfd);
+/* Once ready_fd is readable (or waiting up to timeout_ms for it): 0 if
+ * the way out is up; -1 with err if not, the tool stopped. */
+int net_outbound_settle(net_outbound *o, int timeout_ms, vce_err *err);
+/* Inside the container's network namespace: a netlink socket (or -1)
+ * that turns readable as routes come and go; net_route_watch_default
+ * reads it and says whether a default route has been seen, the sign that
+ * the tool has configured the interface. */
+int net_route_watch_open(void);
+bool net_route_watch_default(int fd);
+/* Makes the tool leave, without waiting: slirp4netns takes ~35 ms to go
+ * (the kernel retires its tap device), and every caller is about to exit,
+ * which gives it to init to reap. */
 void net_outbound_stop(net_outbound *o);
 
 #endif

@@ -79,30 +79,38 @@ void net_outbound_alias(const char *tool, char *out, size_t size)
 		out[0] = '\0';
 }
 
-static int wait_ready(int fd, pid_t pid, const char *tool, vce_err *err)
+/* In the tool's process, before its exec: /dev/null for stdio, and no
+ * signal blocked (vce blocks those it forwards to the container; pasta,
+ * which stays in the background, kept SIGTERM blocked and never left). */
+static void detach_from_vce(void)
 {
-	struct pollfd p = { fd, POLLIN, 0 };
-	char c = 0;
+	sigset_t none;
+	int null = open("/dev/null", O_RDWR);
 
-	if (poll(&p, 1, 10000) <= 0 || read(fd, &c, 1) != 1 || c != '1') {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return vce_error_make(err, 0,
-				      "%s did not set up the container's network: run with "
-				      "--network none, or see that %s works",
-				      tool, tool);
-	}
-	return 0;
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* slirp4netns writes "1" to its ready fd once tap0 is configured. */
 static int start_slirp4netns(pid_t pid, bool rootless, net_outbound *o, vce_err *err)
 {
 	int ready[2], quit[2];
-	char rfd[16], qfd[16], target[16];
+	char rfd[16], qfd[16];
 	cleanup_free char *userns = xasprintf("--userns-path=/proc/%d/ns/user", (int)pid);
+	/* By path: given a pid, slirp4netns would also join the pid's user
+	 * namespace, which as root with --userns is made while it starts. */
+	cleanup_free char *netns = xasprintf("/proc/%d/ns/net", (int)pid);
 
-	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(quit, O_CLOEXEC) < 0)
+	if (pipe2(ready, O_CLOEXEC) < 0)
 		return vce_error_make(err, errno, "pipe");
+	if (pipe2(quit, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return vce_error_make(err, errno, "pipe");
+	}
 	o->pid = fork();
 	if (o->pid == 0) {
 		/* slirp4netns leaves when the last writer of --exit-fd goes:
@@ -116,30 +124,21 @@ static int start_slirp4netns(pid_t pid, bool rootless, net_outbound *o, vce_err 
 		setsid();
 		snprintf(rfd, sizeof(rfd), "%d", 3);
 		snprintf(qfd, sizeof(qfd), "%d", 4);
-		snprintf(target, sizeof(target), "%d", (int)pid);
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
+		detach_from_vce();
 		execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--ready-fd",
-		       rfd, "--exit-fd", qfd, rootless ? userns : "--netns-type=pid", target,
+		       rfd, "--exit-fd", qfd, "--netns-type=path", rootless ? userns : "--", netns,
 		       "tap0", (char *)NULL);
 		_exit(127);
 	}
 	close(ready[1]);
 	close(quit[0]);
 	if (o->pid < 0) {
+		o->pid = 0;
 		close(ready[0]);
 		close(quit[1]);
 		return vce_error_make(err, errno, "fork");
 	}
-	int ret = wait_ready(ready[0], o->pid, "slirp4netns", err);
-	close(ready[0]);
-	if (ret < 0) {
-		close(quit[1]);
-		o->pid = 0;
-		return -1;
-	}
+	o->ready_fd = ready[0];
 	o->exit_fd = quit[1];
 	return 0;
 }
@@ -159,64 +158,128 @@ static int open_pid_file(const char *file)
 	return fd;
 }
 
-/* pasta forks into the background once the interface is up: its exit
- * is the signal. */
-static int start_pasta(pid_t pid, const char *pid_file, net_outbound *o, vce_err *err)
+/* pasta forks into the background once the interface is up: the exit of
+ * the process started here (readable on its pidfd) is the signal. It
+ * joins the network namespace through a link in the container's folder:
+ * pasta leaves once that link is gone, so a pasta whose supervisor was
+ * killed goes with the container's removal, if not before. */
+static int start_pasta(pid_t pid, const char *dir, net_outbound *o, vce_err *err)
 {
-	char target[16];
-	pid_t child = fork();
-	int status;
+	cleanup_free char *userns = xasprintf("/proc/%d/ns/user", (int)pid);
+	cleanup_free char *netns = xasprintf("/proc/%d/ns/net", (int)pid);
+	pid_t child;
 
+	o->pid_file = xasprintf("%s/outbound.pid", dir);
+	o->netns_link = xasprintf("%s/outbound.netns", dir);
+	/* A link left by a start whose supervisor was killed: its pasta
+	 * leaves now. */
+	unlink(o->netns_link);
+	if (symlink(netns, o->netns_link) < 0)
+		return vce_error_make(err, errno, "link %s", o->netns_link);
+	child = fork();
 	if (child < 0)
 		return vce_error_make(err, errno, "fork");
 	if (child == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
+		detach_from_vce();
 		/* It stays in the background: with none of ours (a caller's
 		 * pipe held open would keep the caller waiting). */
 		syscall(SYS_close_range, 3, ~0U, 0);
-		snprintf(target, sizeof(target), "%d", (int)pid);
 		execlp("pasta", "pasta", "--config-net", "--quiet", "-t", "none", "-u", "none",
-		       "-T", "none", "-U", "none", "-P", pid_file, target, (char *)NULL);
+		       "-T", "none", "-U", "none", "-P", o->pid_file, "--userns", userns, "--netns",
+		       o->netns_link, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return vce_error_make(err, 0,
-				      "pasta did not set up the container's network: run with "
-				      "--network none, or see that pasta works");
-	o->pid = 0;
-	o->pidfd = open_pid_file(pid_file);
+	o->starter = child;
+	o->ready_fd = (int)syscall(SYS_pidfd_open, child, 0);
+	if (o->ready_fd < 0)
+		return vce_error_make(err, errno, "pidfd_open");
 	return 0;
 }
 
-int net_outbound_start(pid_t pid, bool rootless, const char *pid_file, net_outbound *o,
-		       vce_err *err)
+int net_outbound_start(pid_t pid, bool rootless, const char *dir, net_outbound *o, vce_err *err)
 {
-	o->pid = 0;
-	o->exit_fd = o->pidfd = -1;
-	const char *tool = net_outbound_tool(rootless);
-
-	if (tool == NULL)
+	*o = (net_outbound)NET_OUTBOUND_INIT;
+	o->tool = net_outbound_tool(rootless);
+	if (o->tool == NULL)
 		return 0;
-	if (strcmp(tool, "pasta") == 0)
-		return start_pasta(pid, pid_file, o, err);
+	if (strcmp(o->tool, "pasta") == 0)
+		return start_pasta(pid, dir, o, err);
 	return start_slirp4netns(pid, rootless, o, err);
+}
+
+static bool pasta_done(net_outbound *o)
+{
+	int status;
+
+	while (waitpid(o->starter, &status, 0) < 0 && errno == EINTR)
+		;
+	o->starter = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return false;
+	o->pidfd = open_pid_file(o->pid_file);
+	return true;
+}
+
+static bool slirp4netns_done(net_outbound *o)
+{
+	char c = 0;
+	return read(o->ready_fd, &c, 1) == 1 && c == '1';
+}
+
+int net_outbound_settle(net_outbound *o, int timeout_ms, vce_err *err)
+{
+	struct pollfd p = { o->ready_fd, POLLIN, 0 };
+	bool up;
+
+	if (o->ready_fd < 0)
+		return 0;
+	if (poll(&p, 1, timeout_ms) <= 0)
+		up = false;
+	else if (o->starter > 0)
+		up = pasta_done(o);
+	else
+		up = slirp4netns_done(o);
+	close(o->ready_fd);
+	o->ready_fd = -1;
+	if (up)
+		return 0;
+	net_outbound_stop(o);
+	return vce_error_make(err, 0,
+			      "%s did not set up the container's network: run with "
+			      "--network none, or see that %s works",
+			      o->tool, o->tool);
 }
 
 void net_outbound_stop(net_outbound *o)
 {
+	/* Not yet up: no reason to let it finish. */
+	if (o->pid > 0 && o->ready_fd >= 0)
+		kill(o->pid, SIGKILL);
+	if (o->ready_fd >= 0)
+		close(o->ready_fd);
+	if (o->starter > 0) {
+		kill(o->starter, SIGKILL);
+		waitpid(o->starter, NULL, 0);
+		o->pidfd = open_pid_file(o->pid_file);
+	}
 	if (o->exit_fd >= 0)
 		close(o->exit_fd);
-	if (o->pid > 0)
-		waitpid(o->pid, NULL, 0);
 	if (o->pidfd >= 0) {
 		syscall(SYS_pidfd_send_signal, o->pidfd, SIGTERM, NULL, 0);
 		close(o->pidfd);
 	}
-	o->exit_fd = o->pidfd = -1;
-	o->pid = 0;
+	if (o->netns_link)
+		unlink(o->netns_link);
+	free(o->pid_file);
+	free(o->netns_link);
+	o->pid_file = o->netns_link = NULL;
+	o->ready_fd = o->exit_fd = o->pidfd = -1;
+	o->starter = 0;
+}
+
+void net_outbound_adopt(net_outbound *o, const char *dir, int pidfd)
+{
+	*o = (net_outbound)NET_OUTBOUND_INIT;
+	o->pidfd = pidfd;
+	o->netns_link = xasprintf("%s/outbound.netns", dir);
 }

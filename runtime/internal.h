@@ -156,11 +156,7 @@ typedef struct rt_session {
 #define RT_SESSION_INIT                                                                            \
 	{                                                                                          \
 		.child = -1, .sync_fd = -1, .master = -1, .sigfd = -1, .netns_fd = -1,             \
-		.userns_fd = -1, .outbound = {                                                     \
-			.pid = 0,                                                                  \
-			.exit_fd = -1,                                                             \
-			.pidfd = -1                                                                \
-		}                                                                                  \
+		.userns_fd = -1, .outbound = NET_OUTBOUND_INIT                                     \
 	}
 /* The sync socket pair and a signalfd of the forwarded signals. */
 int rt_session_open(rt_session *s, int sv[2], vce_err *err);

@@ -58,11 +58,47 @@ static bool root_mapped(const rt_plan *plan)
 	return plan->map.uid[0].inside == 0 && plan->map.gid[0].inside == 0;
 }
 
-static void wait_for_go(int sync_fd)
+/* What vce tells the waiting child: "G", go on setting up (given once,
+ * and again after the id maps when root makes the user namespace late);
+ * "N", the tool that gives a private network its way out is done
+ * starting. "N" may come before the second "G". */
+static bool outbound_up;
+
+static void wait_for(int sync_fd, char word)
 {
-	char go;
-	if (read(sync_fd, &go, 1) != 1 || go != 'G')
-		_exit(125);
+	char c;
+
+	while (!(word == 'N' && outbound_up)) {
+		if (read(sync_fd, &c, 1) != 1)
+			_exit(125);
+		if (c == 'N')
+			outbound_up = true;
+		else if (c != word)
+			_exit(125);
+		else
+			return;
+	}
+}
+
+/* A first pip install must not race the way out: the command runs once
+ * the tool has configured the interface (its default route is there),
+ * or has said it is done (without a default route to add: a host that
+ * has none). */
+static void wait_for_way_out(int sync_fd)
+{
+	int routes = net_route_watch_open();
+
+	while (!outbound_up) {
+		struct pollfd p[2] = { { sync_fd, POLLIN, 0 }, { routes, POLLIN, 0 } };
+		if (poll(p, routes >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			_exit(125);
+		if (p[1].revents && net_route_watch_default(routes))
+			break;
+		if (p[0].revents)
+			wait_for(sync_fd, 'N');
+	}
+	if (routes >= 0)
+		close(routes);
 }
 
 /* Waits for vce to write the maps (after asking, when the namespace is
@@ -75,13 +111,17 @@ static int enter_user_namespace(int sync_fd, bool unshare_here, bool root_mapped
 		if (send(sync_fd, "U", 1, MSG_NOSIGNAL) != 1)
 			return vce_error_make(err, errno, "ask for the id maps");
 	}
-	wait_for_go(sync_fd);
+	wait_for(sync_fd, 'G');
 	/* Without a range, root is not mapped: the student's uid, with every
 	 * capability of the namespace, does the setting up. */
 	if (!root_mapped)
 		return 0;
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		return vce_error_make(err, errno, "become root in the container's user namespace");
+	/* New ids made it undumpable, and so its /proc/PID/ns closed to
+	 * pasta, which joins them next: undumpable again just before the
+	 * command runs. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	return 0;
 }
 
@@ -136,8 +176,12 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 			rt_child_fail(sync_fd, 125, &err);
 		}
 	} else {
-		wait_for_go(sync_fd);
+		wait_for(sync_fd, 'G');
 	}
+	/* Its ids are final: the tool may join its namespaces now, while it
+	 * sets up. */
+	if (plan->network == RT_NET_PRIVATE && send(sync_fd, "R", 1, MSG_NOSIGNAL) != 1)
+		_exit(125);
 	/* In its cgroup now: that is the root the container sees. */
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		vce_error_make(&err, errno, "create the cgroup namespace");
@@ -155,9 +199,6 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 			close(fd);
 		}
 	}
-	/* vce's memory and /proc/1/exe are nobody's business in there (and
-	 * not before: vce writes this process's id maps while it may). */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (rt_setup_rootfs(plan, &master, &slave, &err) < 0) {
 		if (plan->remove)
 			empty_writable_layer(dir_fd);
@@ -174,6 +215,12 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 			rt_child_fail(sync_fd, 125, &err);
 		rearm_parent_death(sync_fd);
 	}
+	if (plan->network == RT_NET_PRIVATE)
+		wait_for_way_out(sync_fd);
+	/* vce's memory and /proc/1/exe are nobody's business in there (and
+	 * not before: vce writes this process's id maps, pasta joins its
+	 * namespaces through /proc while it may). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (!plan->init) {
 		close(dir_fd);
 		rt_exec_command(plan, slave, &code, &err);
@@ -192,8 +239,39 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 
 /* ---- vce's side ---- */
 
+/* The child's ids are final: its way out starts, and comes up while the
+ * child sets up. */
+static int start_way_out(rt_session *s, const rt_plan *plan, vce_err *err)
+{
+	if (net_outbound_start(s->child, plan->userns && plan->rootless, plan->dir, &s->outbound,
+			       err) < 0)
+		return -1;
+	/* No tool: nothing to wait for (run said so). */
+	if (s->outbound.ready_fd < 0 && write(s->sync_fd, "N", 1) != 1)
+		return vce_error_make(err, errno, "start the container");
+	return 0;
+}
+
 /* Reads what the container says until the command is running (EOF) or
  * has failed. Returns 0, or -1 with err and *exit_code. */
+/* pasta takes ~45 ms, slirp4netns ~5; a tool that hangs is an error. */
+#define OUTBOUND_TIMEOUT_MS 10000
+
+/* The tool is done starting (or failed): the child may run its command,
+ * if it has not already (on seeing the default route: then the "N" has
+ * no reader, and the socket's end says so). */
+static int outbound_settled(rt_session *s, int timeout_ms, vce_err *err)
+{
+	if (net_outbound_settle(&s->outbound, timeout_ms, err) < 0)
+		return -1;
+	if (send(s->sync_fd, "N", 1, MSG_NOSIGNAL) != 1 && errno != EPIPE && errno != ECONNRESET)
+		return vce_error_make(err, errno, "start the container");
+	return 0;
+}
+
+/* Reads what the container says until the command is running (EOF) or
+ * has failed, and meanwhile tells it when its way out is up. Returns 0,
+ * or -1 with err and *exit_code. */
 static int read_until_exec(rt_session *s, const rt_plan *plan, int *exit_code, vce_err *err)
 {
 	for (;;) {
@@ -203,11 +281,31 @@ static int read_until_exec(rt_session *s, const rt_plan *plan, int *exit_code, v
 				      .msg_iovlen = 1,
 				      .msg_control = cbuf,
 				      .msg_controllen = sizeof(cbuf) };
+		struct pollfd fds[2] = { { s->sync_fd, POLLIN, 0 },
+					 { s->outbound.ready_fd, POLLIN, 0 } };
+		bool settling = s->outbound.ready_fd >= 0;
+		int n_ready = poll(fds, settling ? 2 : 1, settling ? OUTBOUND_TIMEOUT_MS : -1);
+
+		if (n_ready < 0 && errno == EINTR)
+			continue;
+		/* What the child says first: a child that failed takes its
+		 * network with it, and the tool's failure is only an echo. */
+		if (settling && (n_ready == 0 || (fds[1].revents && !fds[0].revents))) {
+			if (outbound_settled(s, 0, err) < 0)
+				return -1;
+			continue;
+		}
 		ssize_t n = recvmsg(s->sync_fd, &msg, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return 0;
+		/* Running: the tool may still be finishing its start; if it
+		 * fails, the command goes (it would run without its way out). */
+		if (n <= 0) {
+			if (net_outbound_settle(&s->outbound, OUTBOUND_TIMEOUT_MS, err) == 0)
+				return 0;
+			kill(s->child, SIGKILL);
+			return -1;
+		}
 		buf[n] = '\0';
 		if (buf[0] == 'M') {
 			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
@@ -215,6 +313,8 @@ static int read_until_exec(rt_session *s, const rt_plan *plan, int *exit_code, v
 				memcpy(&s->master, CMSG_DATA(c), sizeof(int));
 			continue;
 		}
+		if (buf[0] == 'R' && start_way_out(s, plan, err) < 0)
+			return -1;
 		if (buf[0] == 'U') {
 			if (vce_write_id_maps(s->child, &plan->map, err) < 0)
 				return -1;
@@ -486,26 +586,18 @@ int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_se
 	return start_child(plan, cg, s, sv[0], err);
 }
 
-/* The child is there, waiting: its cgroup, its ids, its way out; "G". */
+/* The child is there, waiting: its ids, its cgroup; "G". */
 static int start_child(const rt_plan *plan, const rt_cgroup *cg, rt_session *s, int sync_fd,
 		       vce_err *err)
 {
 	s->sync_fd = sync_fd;
-	if (cg && rt_cgroup_join(cg, s->child, err) < 0)
-		return -1;
 	if (plan->userns && plan->rootless && !joins_userns(plan) &&
 	    vce_write_id_maps(s->child, &plan->map, err) < 0)
 		return -1;
+	if (cg && rt_cgroup_join(cg, s->child, err) < 0)
+		return -1;
 	if (open_namespaces(plan, s, err) < 0)
 		return -1;
-	/* Its way out is up before the command runs (a first pip install
-	 * must not race it). */
-	if (plan->network == RT_NET_PRIVATE) {
-		cleanup_free char *pid_file = xasprintf("%s/outbound.pid", plan->dir);
-		if (net_outbound_start(s->child, plan->userns && plan->rootless, pid_file,
-				       &s->outbound, err) < 0)
-			return -1;
-	}
 	if (write(s->sync_fd, "G", 1) != 1)
 		return vce_error_make(err, errno, "start the container");
 	return 0;

@@ -398,7 +398,8 @@ int rt_supervise_main(int argc, char **argv)
 	rt_net_forward_stop(&fw);
 	{
 		/* pasta outlives the namespace's processes: it goes now. */
-		net_outbound pasta = { .exit_fd = -1, .pidfd = (int)strtol(argv[12], NULL, 10) };
+		net_outbound pasta;
+		net_outbound_adopt(&pasta, dir, (int)strtol(argv[12], NULL, 10));
 		net_outbound_stop(&pasta);
 	}
 	if (l.dir_fd >= 0)

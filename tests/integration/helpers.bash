@@ -105,6 +105,10 @@ remove_user_containers() {
 	done
 }
 
+no_outbound_tool_of() { # user
+	! pgrep -u "$1" -f "pasta|slirp4netns" >/dev/null
+}
+
 rootless_teardown() {
 	remove_user_containers
 	for user in vcetest vcetest-nosub; do
@@ -112,6 +116,13 @@ rootless_teardown() {
 		rm -rf "$home/.local/share/vce" "$home/course"
 	done
 	rm -rf "$(dirname "$ROOTLESS_VCE")"
+	# no container's way out outlives it
+	for user in vcetest vcetest-nosub; do
+		if ! wait_for 30 no_outbound_tool_of "$user"; then
+			echo "left running: $(pgrep -a -u "$user" -f "pasta|slirp4netns")" >&2
+			return 1
+		fi
+	done
 }
 
 # wait_for TRIES CMD...: until CMD succeeds, a tenth of a second apart.

@@ -77,6 +77,8 @@ assert_clean() { # user
 		[[ "$output" == *"Exited (137)"* ]]
 		user_vce "$user" rm k
 		assert_clean "$user"
+		# pasta, which nobody stopped, leaves with the container
+		wait_for 30 no_outbound_tool_of "$user"
 	done
 }
 

@@ -31,7 +31,7 @@ host_port() { # user container port
 		user_vce "$user" stop -t 1 web
 		# the port is free once stop returns, and no helper is left
 		python3 -c "import socket; s=socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('::', $port)); s.listen()"
-		! pgrep -u "$user" -f "pasta|slirp4netns"
+		wait_for 30 no_outbound_tool_of "$user"
 		user_vce "$user" rm web
 	done
 }
@@ -63,10 +63,17 @@ host_port() { # user container port
 	server=$!
 	wait_for 50 grep -q "port" "$BATS_TEST_TMPDIR/http.log"
 	port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$BATS_TEST_TMPDIR/http.log" | head -1)
-	run user_vce vcetest run --rm tiny busybox wget -q -O- "http://host.containers.internal:$port/"
+	# the command runs as soon as the way out is configured: its very
+	# first connection must not find the network unreachable
+	for _ in 1 2 3 4 5; do
+		run user_vce vcetest run --rm tiny busybox wget -q -O- "http://host.containers.internal:$port/"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"Directory listing"* ]]
+	done
 	kill "$server"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"Directory listing"* ]]
+	# and pasta is gone with the container (it once kept vce's blocked
+	# signals, SIGTERM among them, and stayed)
+	wait_for 30 no_outbound_tool_of vcetest
 }
 
 @test "rootless: --network container:NAME shares its localhost, with and without a range" {
@@ -89,4 +96,22 @@ host_port() { # user container port
 	run --separate-stderr user_vce vcetest run --rm --network container:nosuch tiny true
 	[ "$status" -ne 0 ]
 	[[ "$stderr" == *"no such container"* ]]
+}
+
+@test "rootless: a way out that fails to start is one line; one that adds no route still lets the command run" {
+	# where the test user can reach it
+	fake=$(dirname "$ROOTLESS_VCE")/fake-bin
+	mkdir -p "$fake"
+	printf '#!/bin/sh\nexit 1\n' >"$fake/pasta"
+	chmod 755 "$fake/pasta"
+	run --separate-stderr as_user vcetest env PATH="$fake:/usr/bin:/bin" "$ROOTLESS_VCE" run --rm tiny true
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "vce: pasta did not set up the container's network: run with --network none, or see that pasta works" ]
+	[ -z "$(user_vce vcetest ps -aq)" ]
+	# a host without a default route: pasta configures none, and the
+	# command runs once pasta says it is done
+	printf '#!/bin/sh\nsleep 0.2\nexit 0\n' >"$fake/pasta"
+	run as_user vcetest env PATH="$fake:/usr/bin:/bin" "$ROOTLESS_VCE" run --rm tiny echo ran
+	[ "$status" -eq 0 ]
+	[ "$output" = ran ]
 }
