@@ -91,6 +91,8 @@ const char *net_outbound_tool(bool rootless);
 /* The address at which the container reaches the host's loopback
  * through that tool ("" if none). */
 void net_outbound_alias(const char *tool, char *out, size_t size);
+/* The address of that tool's DNS forwarder ("" if none). */
+const char *net_outbound_dns(const char *tool);
 /* Starts giving the namespace of process pid (through its user namespace
  * when rootless) a way out, and returns at once: the setting up takes
  * the tool tens of ms, which the container spends on its own. dir: the

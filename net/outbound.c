@@ -69,6 +69,17 @@ static void default_gateway(char *out, size_t size)
 		fclose(f);
 }
 
+/* pasta forwards what is sent to this address's port 53 to the host's
+ * first resolver; slirp4netns's own is at 10.0.2.3. */
+#define PASTA_DNS "169.254.1.1"
+
+const char *net_outbound_dns(const char *tool)
+{
+	if (tool == NULL)
+		return "";
+	return strcmp(tool, "slirp4netns") == 0 ? "10.0.2.3" : PASTA_DNS;
+}
+
 void net_outbound_alias(const char *tool, char *out, size_t size)
 {
 	if (tool && strcmp(tool, "slirp4netns") == 0)
@@ -185,8 +196,8 @@ static int start_pasta(pid_t pid, const char *dir, net_outbound *o, vce_err *err
 		 * pipe held open would keep the caller waiting). */
 		syscall(SYS_close_range, 3, ~0U, 0);
 		execlp("pasta", "pasta", "--config-net", "--quiet", "-t", "none", "-u", "none",
-		       "-T", "none", "-U", "none", "-P", o->pid_file, "--userns", userns, "--netns",
-		       o->netns_link, (char *)NULL);
+		       "-T", "none", "-U", "none", "--dns-forward", PASTA_DNS, "-P", o->pid_file,
+		       "--userns", userns, "--netns", o->netns_link, (char *)NULL);
 		_exit(127);
 	}
 	o->starter = child;

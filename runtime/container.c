@@ -77,8 +77,11 @@ static char *pick_name(oci_store *store)
 }
 
 /* resolv.conf for the container: the host's, without loopback servers
- * (they would be the container's own loopback). */
-static char *resolv_conf(void)
+ * (they would be the container's own loopback). A host with none left (a
+ * local resolver such as dnsmasq): the way out's DNS forwarder, which
+ * asks the host's resolver from the host's side; without one, Docker's
+ * public fallback. */
+static char *resolv_conf(const char *forwarder)
 {
 	const char *paths[] = { "/run/systemd/resolve/resolv.conf", "/etc/resolv.conf" };
 	char *out = xstrdup("");
@@ -102,7 +105,11 @@ static char *resolv_conf(void)
 			out = xstrdup("");
 		}
 	}
-	if (!any) {
+	if (!any && forwarder[0]) {
+		char *next = xasprintf("%snameserver %s\n", out, forwarder);
+		free(out);
+		out = next;
+	} else if (!any) {
 		char *next = xasprintf("%snameserver 8.8.8.8\nnameserver 8.8.4.4\n", out);
 		free(out);
 		out = next;
@@ -116,14 +123,14 @@ static int write_etc_files(int dfd, const rt_plan *plan, vce_err *err)
 	cleanup_free char *hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
 					     "ip6-loopback\n127.0.1.1\t%s\n",
 					     plan->hostname);
-	cleanup_free char *resolv = resolv_conf();
+	const char *tool = plan->network == RT_NET_PRIVATE
+			       ? net_outbound_tool(plan->userns && plan->rootless)
+			       : NULL;
+	cleanup_free char *resolv = resolv_conf(net_outbound_dns(tool));
 	char alias[64];
 
 	/* As podman's: the host's loopback, reached through the way out. */
-	net_outbound_alias(plan->network == RT_NET_PRIVATE
-			       ? net_outbound_tool(plan->userns && plan->rootless)
-			       : NULL,
-			   alias, sizeof(alias));
+	net_outbound_alias(tool, alias, sizeof(alias));
 	if (alias[0]) {
 		char *more = xasprintf("%s%s\thost.containers.internal host.docker.internal\n",
 				       hosts, alias);

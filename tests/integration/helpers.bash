@@ -163,3 +163,21 @@ store_lowerdirs() { # store image [vce...]
 		jq -r '.[0].RootFS.Layers | reverse | .[]' |
 		sed "s|^sha256:|$store/rootfs-cache/|; s|$|/rootfs|" | paste -sd:
 }
+
+# with_loopback_resolver CMD...: CMD in a mount namespace whose
+# /etc/resolv.conf names only a resolver on the host's loopback, as on a
+# laptop with dnsmasq: a DNS server for tests at 127.0.0.77 that answers
+# every name with 192.0.2.77.
+with_loopback_resolver() {
+	local dns rc=0
+	/usr/bin/python3 "$BATS_TEST_DIRNAME/../tools/dns.py" 127.0.0.77 53 192.0.2.77 \
+		>"$BATS_TEST_TMPDIR/dns.log" 2>&1 &
+	dns=$!
+	wait_for 50 grep -q ready "$BATS_TEST_TMPDIR/dns.log"
+	echo "nameserver 127.0.0.77" >"$BATS_TEST_TMPDIR/resolv.conf"
+	unshare -m sh -c 'for f in /etc/resolv.conf /run/systemd/resolve/resolv.conf; do
+			[ ! -e "$f" ] || mount --bind "$0" "$f" || exit 1
+		done; exec "$@"' "$BATS_TEST_TMPDIR/resolv.conf" "$@" || rc=$?
+	kill "$dns"
+	return "$rc"
+}

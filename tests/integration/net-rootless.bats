@@ -76,6 +76,15 @@ host_port() { # user container port
 	wait_for 30 no_outbound_tool_of vcetest
 }
 
+@test "rootless: a host whose only resolver is on its loopback: names resolve through pasta" {
+	run with_loopback_resolver runuser -u vcetest -- env -i HOME="$(home_of vcetest)" \
+		PATH=/usr/bin:/bin "$ROOTLESS_VCE" run --rm tiny \
+		sh -c 'cat /etc/resolv.conf; nslookup course.example'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "nameserver 169.254.1.1" ]
+	[[ "$output" == *"Address: 192.0.2.77"* ]]
+}
+
 @test "rootless: --network container:NAME shares its localhost, with and without a range" {
 	for user in vcetest vcetest-nosub; do
 		user_vce "$user" run -d --name web tiny sh -c "$WEB"

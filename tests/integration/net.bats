@@ -164,6 +164,13 @@ Server(("0.0.0.0", 80), http.server.SimpleHTTPRequestHandler).serve_forever()'
 	[[ "$output" == *"Directory listing"* ]]
 }
 
+@test "net: a host whose only resolver is on its loopback: names resolve through slirp4netns" {
+	run with_loopback_resolver "$VCE" run --rm tiny sh -c 'cat /etc/resolv.conf; nslookup course.example'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "nameserver 10.0.2.3" ]
+	[[ "$output" == *"Address: 192.0.2.77"* ]]
+}
+
 @test "net: -P publishes the image's ExposedPorts; UDP is relayed" {
 	vce load -q -i "$JUPYTER/oci-zstd.tar"
 	vce run -d --name py -P -p 5353/udp --entrypoint python3 jupyter -c '
