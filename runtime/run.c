@@ -252,8 +252,6 @@ static int start_way_out(rt_session *s, const rt_plan *plan, vce_err *err)
 	return 0;
 }
 
-/* Reads what the container says until the command is running (EOF) or
- * has failed. Returns 0, or -1 with err and *exit_code. */
 /* pasta takes ~45 ms, slirp4netns ~5; a tool that hangs is an error. */
 #define OUTBOUND_TIMEOUT_MS 10000
 
@@ -296,7 +294,9 @@ static int read_until_exec(rt_session *s, const rt_plan *plan, int *exit_code, v
 			continue;
 		}
 		ssize_t n = recvmsg(s->sync_fd, &msg, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
+		/* ECONNRESET: the child went on at its default route and left
+		 * an "N" unread; what it said before is still to be read. */
+		if (n < 0 && (errno == EINTR || errno == ECONNRESET))
 			continue;
 		/* Running: the tool may still be finishing its start; if it
 		 * fails, the command goes (it would run without its way out). */
