@@ -10,7 +10,8 @@
  * other side (half-close); a reset or error on either side resets both.
  *
  * UDP: a datagram relay; each client address gets a session socket in
- * the container, dropped after SESSION_IDLE seconds without traffic. */
+ * the container, dropped after a minute without traffic (as conntrack's
+ * UDP timeout; tests shorten it). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,7 +35,7 @@
 #define POOL_MAX     16
 #define ACCEPT_BURST 64
 #define MOVE_ROUNDS  16
-#define SESSION_IDLE 60
+#define SESSION_IDLE_MS 60000
 #define SESSIONS_MAX 1024
 
 enum kind { K_LISTENER = 1, K_CONN, K_SESSION, K_TIMER };
@@ -75,7 +76,7 @@ typedef struct session {
 	struct listener *l;
 	struct sockaddr_storage client;
 	socklen_t client_len;
-	time_t used;
+	uint64_t used; /* ms, monotonic */
 	struct session *next;
 } session;
 
@@ -91,6 +92,7 @@ typedef struct listener {
 
 struct net_forwarder {
 	int epfd, helper;
+	unsigned session_idle_ms;
 	struct {
 		uint8_t kind;
 		int fd;
@@ -390,9 +392,21 @@ static void on_accept(net_forwarder *f, listener *l)
 
 /* ---- UDP ---- */
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Sessions are looked at every half idle time: one lives between one and
+ * one and a half idle times after its last datagram. */
 static void arm_timer(net_forwarder *f)
 {
-	struct itimerspec t = { { SESSION_IDLE / 2, 0 }, { SESSION_IDLE / 2, 0 } };
+	unsigned every_ms = f->session_idle_ms / 2;
+	struct timespec every = { every_ms / 1000, (long)(every_ms % 1000) * 1000000 };
+	struct itimerspec t = { every, every };
 
 	if (!f->timer.armed && timerfd_settime(f->timer.fd, 0, &t, NULL) == 0)
 		f->timer.armed = true;
@@ -459,7 +473,7 @@ static void on_datagram(net_forwarder *f, listener *l)
 		s = session_for(f, l, &from, len);
 		if (s == NULL)
 			continue;
-		s->used = time(NULL);
+		s->used = now_ms();
 		send(s->fd, buf, (size_t)n, MSG_DONTWAIT);
 	}
 }
@@ -472,7 +486,7 @@ static void on_reply(session *s)
 		ssize_t n = recv(s->fd, buf, sizeof(buf), 0);
 		if (n < 0)
 			return;
-		s->used = time(NULL);
+		s->used = now_ms();
 		sendto(s->l->fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&s->client,
 		       s->client_len);
 	}
@@ -480,8 +494,7 @@ static void on_reply(session *s)
 
 static void expire_sessions(net_forwarder *f)
 {
-	time_t now = time(NULL);
-	uint64_t ticks;
+	uint64_t now = now_ms(), ticks;
 	bool any = false;
 
 	if (read(f->timer.fd, &ticks, sizeof(ticks)) < 0)
@@ -490,7 +503,7 @@ static void expire_sessions(net_forwarder *f)
 		listener *l = &f->listeners[i];
 		session **p = &l->sessions;
 		while (*p) {
-			if (now - (*p)->used >= SESSION_IDLE) {
+			if (now - (*p)->used >= f->session_idle_ms) {
 				session_free(l, p);
 				continue;
 			}
@@ -525,6 +538,7 @@ net_forwarder *net_forwarder_new(const net_listener *l, size_t n, int helper_soc
 	raise_fd_limit();
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	f->helper = helper_sock;
+	f->session_idle_ms = SESSION_IDLE_MS;
 	f->timer.kind = K_TIMER;
 	f->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	watch(f, EPOLL_CTL_ADD, f->timer.fd, EPOLLIN, &f->timer);
@@ -540,6 +554,11 @@ net_forwarder *net_forwarder_new(const net_listener *l, size_t n, int helper_soc
 		watch(f, EPOLL_CTL_ADD, ls->fd, EPOLLIN, ls);
 	}
 	return f;
+}
+
+void net_forwarder_set_session_idle(net_forwarder *f, unsigned ms)
+{
+	f->session_idle_ms = ms < 2 ? 2 : ms;
 }
 
 int net_forwarder_fd(const net_forwarder *f)

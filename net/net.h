@@ -66,6 +66,9 @@ void net_helper_stop(net_helper *h);
  * net_forwarder_dispatch when it is readable. Takes the listeners' fds. */
 typedef struct net_forwarder net_forwarder;
 net_forwarder *net_forwarder_new(const net_listener *l, size_t n, int helper_sock);
+/* How long a UDP client's session lives without a datagram (default a
+ * minute). */
+void net_forwarder_set_session_idle(net_forwarder *f, unsigned ms);
 int net_forwarder_fd(const net_forwarder *f);
 void net_forwarder_dispatch(net_forwarder *f);
 /* Closes the listeners (the ports are free at once) and every connection. */
