@@ -31,12 +31,12 @@
 
 #include "../common/banned.h"
 
-#define PIPE_SIZE    (1 << 20)
-#define POOL_MAX     16
-#define ACCEPT_BURST 64
-#define MOVE_ROUNDS  16
+#define PIPE_SIZE	(1 << 20)
+#define POOL_MAX	16
+#define ACCEPT_BURST	64
+#define MOVE_ROUNDS	16
 #define SESSION_IDLE_MS 60000
-#define SESSIONS_MAX 1024
+#define SESSIONS_MAX	1024
 
 enum kind { K_LISTENER = 1, K_CONN, K_SESSION, K_TIMER };
 

@@ -82,7 +82,7 @@ typedef struct net_outbound {
 	int exit_fd;	  /* slirp4netns: closed to make it exit */
 	pid_t starter;	  /* pasta's first process, until it has said how it went */
 	char *pid_file;	  /* where pasta writes the pid of the one that stays */
-	char *netns_link; /* pasta's way into the namespace; it leaves when it goes */
+	char *handle;	  /* pasta's way into the namespace; it leaves when it goes */
 	int pidfd;	  /* pasta (not our child): signalled to make it exit */
 } net_outbound;
 #define NET_OUTBOUND_INIT                                                                          \
@@ -90,7 +90,7 @@ typedef struct net_outbound {
 		.ready_fd = -1, .exit_fd = -1, .pidfd = -1                                         \
 	}
 /* Which tool there is: "pasta", "slirp4netns" or NULL. */
-const char *net_outbound_tool(bool rootless);
+const char *net_outbound_tool(void);
 /* The address at which the container reaches the host's loopback
  * through that tool ("" if none). */
 void net_outbound_alias(const char *tool, char *out, size_t size);
@@ -98,13 +98,17 @@ void net_outbound_alias(const char *tool, char *out, size_t size);
 const char *net_outbound_dns(const char *tool);
 /* Starts giving the namespace of process pid (through its user namespace
  * when rootless) a way out, and returns at once: the setting up takes
- * the tool tens of ms, which the container spends on its own. dir: the
- * container's folder, for pasta's pid file and its link to the
- * namespace. */
-int net_outbound_start(pid_t pid, bool rootless, const char *dir, net_outbound *out, vce_err *err);
+ * the tool tens of ms, which the container spends on its own. handle: a
+ * path for pasta's handle on the namespace (its pid file goes beside it,
+ * HANDLE.pid), in a folder that root without capabilities can enter. */
+int net_outbound_start(pid_t pid, bool rootless, const char *handle, net_outbound *out,
+		       vce_err *err);
 /* A pasta started by another process (the supervisor's, across its exec),
- * to stop: its pidfd (or -1: none) and the dir it was started with. */
-void net_outbound_adopt(net_outbound *o, const char *dir, int pidfd);
+ * to stop: its pidfd (or -1: none) and the handle it was started with. */
+void net_outbound_adopt(net_outbound *o, const char *handle, int pidfd);
+/* Removes a handle and its pid file, if there: its pasta leaves. For a
+ * container whose supervisor was killed. */
+void net_outbound_forget(const char *handle);
 /* Once ready_fd is readable (or waiting up to timeout_ms for it): 0 if
  * the way out is up; -1 with err if not, the tool stopped. */
 int net_outbound_settle(net_outbound *o, int timeout_ms, vce_err *err);

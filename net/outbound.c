@@ -1,10 +1,9 @@
 /* A way out of the container's network namespace: pasta (package passt)
  * or slirp4netns give it an interface whose traffic they make into the
- * host's own sockets; neither needs privilege. Rootless pasta is
- * preferred (faster, and it leaves by itself when the namespace's last
- * process does). As root, pasta drops to nobody and cannot join the
- * namespaces of a root process, so slirp4netns goes first there. Inbound
- * forwarding is the forwarder's, never theirs. */
+ * host's own sockets; neither needs privilege. pasta is preferred: three
+ * times slirp4netns's throughput, and it leaves by itself when its handle
+ * on the namespace is deleted. Inbound forwarding is the forwarder's,
+ * never theirs. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,15 +37,14 @@ static char *find_in_path(const char *name)
 	return NULL;
 }
 
-const char *net_outbound_tool(bool rootless)
+const char *net_outbound_tool(void)
 {
-	static const char *const order[2][2] = { { "slirp4netns", "pasta" },
-						 { "pasta", "slirp4netns" } };
+	static const char *const order[] = { "pasta", "slirp4netns" };
 
-	for (int i = 0; i < 2; i++) {
-		cleanup_free char *file = find_in_path(order[rootless][i]);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		cleanup_free char *file = find_in_path(order[i]);
 		if (file)
-			return order[rootless][i];
+			return order[i];
 	}
 	return NULL;
 }
@@ -169,24 +168,48 @@ static int open_pid_file(const char *file)
 	return fd;
 }
 
+/* pasta's handle on the namespace, where it can open it. Rootless: a
+ * link to /proc/PID/ns/net (pasta runs as the same user and joins the
+ * user namespace first). As root, pasta keeps uid 0 (--runas; by default
+ * it drops to nobody, who may not enter the namespace) but not the
+ * capabilities that /proc/PID/ns of a root process asks of its opener:
+ * the namespace is bind-mounted on a file instead, as `ip netns` does. */
+static int make_handle(pid_t pid, bool rootless, const char *handle, vce_err *err)
+{
+	cleanup_free char *netns = xasprintf("/proc/%d/ns/net", (int)pid);
+	int fd;
+
+	/* One left by a start whose supervisor was killed: its pasta leaves
+	 * now. */
+	net_outbound_forget(handle);
+	if (rootless) {
+		if (symlink(netns, handle) < 0)
+			return vce_error_make(err, errno, "link %s", handle);
+		return 0;
+	}
+	fd = open(handle, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return vce_error_make(err, errno, "create %s", handle);
+	close(fd);
+	if (mount(netns, handle, NULL, MS_BIND, NULL) < 0) {
+		vce_error_make(err, errno, "bind %s on %s", netns, handle);
+		unlink(handle);
+		return -1;
+	}
+	return 0;
+}
+
 /* pasta forks into the background once the interface is up: the exit of
- * the process started here (readable on its pidfd) is the signal. It
- * joins the network namespace through a link in the container's folder:
- * pasta leaves once that link is gone, so a pasta whose supervisor was
- * killed goes with the container's removal, if not before. */
-static int start_pasta(pid_t pid, const char *dir, net_outbound *o, vce_err *err)
+ * the process started here (readable on its pidfd) is the signal. */
+static int start_pasta(pid_t pid, bool rootless, const char *handle, net_outbound *o, vce_err *err)
 {
 	cleanup_free char *userns = xasprintf("/proc/%d/ns/user", (int)pid);
-	cleanup_free char *netns = xasprintf("/proc/%d/ns/net", (int)pid);
 	pid_t child;
 
-	o->pid_file = xasprintf("%s/outbound.pid", dir);
-	o->netns_link = xasprintf("%s/outbound.netns", dir);
-	/* A link left by a start whose supervisor was killed: its pasta
-	 * leaves now. */
-	unlink(o->netns_link);
-	if (symlink(netns, o->netns_link) < 0)
-		return vce_error_make(err, errno, "link %s", o->netns_link);
+	if (make_handle(pid, rootless, handle, err) < 0)
+		return -1;
+	o->handle = xstrdup(handle);
+	o->pid_file = xasprintf("%s.pid", handle);
 	child = fork();
 	if (child < 0)
 		return vce_error_make(err, errno, "fork");
@@ -197,7 +220,8 @@ static int start_pasta(pid_t pid, const char *dir, net_outbound *o, vce_err *err
 		syscall(SYS_close_range, 3, ~0U, 0);
 		execlp("pasta", "pasta", "--config-net", "--quiet", "-t", "none", "-u", "none",
 		       "-T", "none", "-U", "none", "--dns-forward", PASTA_DNS, "-P", o->pid_file,
-		       "--userns", userns, "--netns", o->netns_link, (char *)NULL);
+		       rootless ? "--userns" : "--runas", rootless ? userns : "0:0", "--netns",
+		       handle, (char *)NULL);
 		_exit(127);
 	}
 	o->starter = child;
@@ -207,14 +231,14 @@ static int start_pasta(pid_t pid, const char *dir, net_outbound *o, vce_err *err
 	return 0;
 }
 
-int net_outbound_start(pid_t pid, bool rootless, const char *dir, net_outbound *o, vce_err *err)
+int net_outbound_start(pid_t pid, bool rootless, const char *handle, net_outbound *o, vce_err *err)
 {
 	*o = (net_outbound)NET_OUTBOUND_INIT;
-	o->tool = net_outbound_tool(rootless);
+	o->tool = net_outbound_tool();
 	if (o->tool == NULL)
 		return 0;
 	if (strcmp(o->tool, "pasta") == 0)
-		return start_pasta(pid, dir, o, err);
+		return start_pasta(pid, rootless, handle, o, err);
 	return start_slirp4netns(pid, rootless, o, err);
 }
 
@@ -279,18 +303,28 @@ void net_outbound_stop(net_outbound *o)
 		syscall(SYS_pidfd_send_signal, o->pidfd, SIGTERM, NULL, 0);
 		close(o->pidfd);
 	}
-	if (o->netns_link)
-		unlink(o->netns_link);
+	if (o->handle)
+		net_outbound_forget(o->handle);
 	free(o->pid_file);
-	free(o->netns_link);
-	o->pid_file = o->netns_link = NULL;
+	free(o->handle);
+	o->pid_file = o->handle = NULL;
 	o->ready_fd = o->exit_fd = o->pidfd = -1;
 	o->starter = 0;
 }
 
-void net_outbound_adopt(net_outbound *o, const char *dir, int pidfd)
+void net_outbound_adopt(net_outbound *o, const char *handle, int pidfd)
 {
 	*o = (net_outbound)NET_OUTBOUND_INIT;
 	o->pidfd = pidfd;
-	o->netns_link = xasprintf("%s/outbound.netns", dir);
+	o->handle = xstrdup(handle);
+}
+
+void net_outbound_forget(const char *handle)
+{
+	cleanup_free char *pid_file = xasprintf("%s.pid", handle);
+
+	/* Never through a link: a rootless handle is one. */
+	umount2(handle, MNT_DETACH | UMOUNT_NOFOLLOW);
+	unlink(handle);
+	unlink(pid_file);
 }

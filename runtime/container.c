@@ -123,9 +123,7 @@ static int write_etc_files(int dfd, const rt_plan *plan, vce_err *err)
 	cleanup_free char *hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
 					     "ip6-loopback\n127.0.1.1\t%s\n",
 					     plan->hostname);
-	const char *tool = plan->network == RT_NET_PRIVATE
-			       ? net_outbound_tool(plan->userns && plan->rootless)
-			       : NULL;
+	const char *tool = plan->network == RT_NET_PRIVATE ? net_outbound_tool() : NULL;
 	cleanup_free char *resolv = resolv_conf(net_outbound_dns(tool));
 	char alias[64];
 

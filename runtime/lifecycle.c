@@ -313,10 +313,16 @@ int rt_remove(oci_store *store, const char *ref, bool force, vce_err *err)
 		if (rt_container_open(store, ref, &c, err) < 0)
 			return -1;
 	}
-	/* What a killed supervisor could not clean up. */
+	/* What a killed supervisor could not clean up: its cgroup, and its
+	 * pasta, which leaves with its handle. */
 	rt_cgroup_from_json(json_object_get(c.state, "cgroups"), &cg);
 	rt_cgroup_remove(&cg);
 	rt_cgroup_free(&cg);
+	{
+		cleanup_free char *dir = xasprintf("%s/containers/%s", oci_store_path(store), c.id);
+		cleanup_free char *handle = rt_net_outbound_handle(dir);
+		net_outbound_forget(handle);
+	}
 	ret = rt_container_remove(store, c.id, err);
 	rt_container_close(&c);
 	return ret;

@@ -243,7 +243,9 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
  * child sets up. */
 static int start_way_out(rt_session *s, const rt_plan *plan, vce_err *err)
 {
-	if (net_outbound_start(s->child, plan->userns && plan->rootless, plan->dir, &s->outbound,
+	cleanup_free char *handle = rt_net_outbound_handle(plan->dir);
+
+	if (net_outbound_start(s->child, plan->userns && plan->rootless, handle, &s->outbound,
 			       err) < 0)
 		return -1;
 	/* No tool: nothing to wait for (run said so). */

@@ -2,7 +2,7 @@
 # Networking as root: -p through the forwarder (HTTP, a large transfer
 # both ways, half-close, refused then working, many clients at once, UDP,
 # IPv6), -P, the modes (none, host, container:NAME), the way out to the
-# host's loopback, and the errors. Rootless: net-rootless.bats.
+# host's loopback (pasta, and slirp4netns without it), and the errors. Rootless: net-rootless.bats.
 load helpers
 
 NETCLIENT=$BATS_TEST_DIRNAME/../tools/netclient.py
@@ -153,22 +153,73 @@ Server(("0.0.0.0", 80), http.server.SimpleHTTPRequestHandler).serve_forever()'
 	run_fails_cleanly vce run --rm --network container:nosuch tiny true
 }
 
-@test "net: the container reaches a server on the host's loopback" {
+# A web server on the host's loopback: $server its pid, $port its port.
+serve_on_host_loopback() {
 	python3 -m http.server --bind 127.0.0.1 0 >"$BATS_TEST_TMPDIR/http.log" 2>&1 &
 	server=$!
 	wait_for 50 grep -q "port" "$BATS_TEST_TMPDIR/http.log"
 	port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$BATS_TEST_TMPDIR/http.log" | head -1)
+}
+
+@test "net: the container reaches a server on the host's loopback" {
+	serve_on_host_loopback
 	run vce run --rm tiny busybox wget -q -O- "http://host.containers.internal:$port/"
 	kill "$server"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Directory listing"* ]]
 }
 
-@test "net: a host whose only resolver is on its loopback: names resolve through slirp4netns" {
+@test "net: a host whose only resolver is on its loopback: names resolve through pasta" {
 	run with_loopback_resolver "$VCE" run --rm tiny sh -c 'cat /etc/resolv.conf; nslookup course.example'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "nameserver 169.254.1.1" ]
+	[[ "$output" == *"Address: 192.0.2.77"* ]]
+}
+
+# A PATH with slirp4netns and no pasta.
+only_slirp4netns() {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	ln -sf "$(command -v slirp4netns)" "$BATS_TEST_TMPDIR/bin/slirp4netns"
+	echo "$BATS_TEST_TMPDIR/bin"
+}
+
+@test "net: without pasta, slirp4netns is the way out: the host's loopback and its names" {
+	serve_on_host_loopback
+	run env PATH="$(only_slirp4netns)" "$VCE" run --rm tiny busybox wget -q -O- "http://host.containers.internal:$port/"
+	kill "$server"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Directory listing"* ]]
+	run with_loopback_resolver env PATH="$(only_slirp4netns)" "$VCE" run --rm tiny \
+		sh -c 'cat /etc/resolv.conf; nslookup course.example'
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "nameserver 10.0.2.3" ]
 	[[ "$output" == *"Address: 192.0.2.77"* ]]
+}
+
+pasta_of() { # container id
+	pgrep -f "pasta .*/run/vce/netns/$1" >/dev/null
+}
+
+@test "net: a detached container's pasta leaves with it, also when its supervisor was killed" {
+	a=$(vce run -d tiny sleep 1000)
+	b=$(vce run -d --userns keep-id tiny sleep 1000)
+	wait_for 50 pasta_of "$a"
+	wait_for 50 pasta_of "$b"
+	# the way out works as root in a user namespace too
+	serve_on_host_loopback
+	run vce exec "$b" busybox wget -q -O- "http://host.containers.internal:$port/"
+	kill "$server"
+	[[ "$output" == *"Directory listing"* ]]
+	vce stop -t 1 "$a"
+	wait_for 50 eval '! pasta_of "$a"'
+	[ ! -e "/run/vce/netns/$a" ]
+	sup=$(jq -r .supervisor_pid "$VCE_ROOT/containers/$b/state.json")
+	kill -9 "$sup"
+	vce rm -f "$b"
+	wait_for 50 eval '! pasta_of "$b"'
+	[ ! -e "/run/vce/netns/$b" ]
+	[ "$(grep -c "/run/vce/netns/$b" /proc/mounts)" = 0 ]
+	vce rm "$a"
 }
 
 @test "net: -P publishes the image's ExposedPorts; UDP is relayed" {

@@ -188,7 +188,7 @@ int main(void)
 {
 	/* The helper enters a network namespace: this one will do, as root. */
 	if (geteuid() != 0) {
-		printf("test_forward: skipped, needs root\n");
+		printf("1..0 # SKIP test_forward: needs root\n");
 		return 0;
 	}
 	const struct CMUnitTest tests[] = {
