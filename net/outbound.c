@@ -113,7 +113,10 @@ static int start_slirp4netns(pid_t pid, bool rootless, net_outbound *o, vce_err 
 	/* By path: given a pid, slirp4netns would also join the pid's user
 	 * namespace, which as root with --userns is made while it starts. */
 	cleanup_free char *netns = xasprintf("/proc/%d/ns/net", (int)pid);
+	cleanup_free char *file = find_in_path("slirp4netns");
 
+	if (file == NULL)
+		return vce_error_make(err, ENOENT, "slirp4netns");
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return vce_error_make(err, errno, "pipe");
 	if (pipe2(quit, O_CLOEXEC) < 0) {
@@ -135,9 +138,9 @@ static int start_slirp4netns(pid_t pid, bool rootless, net_outbound *o, vce_err 
 		snprintf(rfd, sizeof(rfd), "%d", 3);
 		snprintf(qfd, sizeof(qfd), "%d", 4);
 		detach_from_vce();
-		execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--ready-fd",
-		       rfd, "--exit-fd", qfd, "--netns-type=path", rootless ? userns : "--", netns,
-		       "tap0", (char *)NULL);
+		execl(file, "slirp4netns", "--configure", "--mtu=65520", "--ready-fd", rfd,
+		      "--exit-fd", qfd, "--netns-type=path", rootless ? userns : "--", netns,
+		      "tap0", (char *)NULL);
 		_exit(127);
 	}
 	close(ready[1]);
@@ -204,8 +207,12 @@ static int make_handle(pid_t pid, bool rootless, const char *handle, vce_err *er
 static int start_pasta(pid_t pid, bool rootless, const char *handle, net_outbound *o, vce_err *err)
 {
 	cleanup_free char *userns = xasprintf("/proc/%d/ns/user", (int)pid);
+	/* Found once: a PATH of many folders costs an exec attempt each. */
+	cleanup_free char *file = find_in_path("pasta");
 	pid_t child;
 
+	if (file == NULL)
+		return vce_error_make(err, ENOENT, "pasta");
 	if (make_handle(pid, rootless, handle, err) < 0)
 		return -1;
 	o->handle = xstrdup(handle);
@@ -218,10 +225,10 @@ static int start_pasta(pid_t pid, bool rootless, const char *handle, net_outboun
 		/* It stays in the background: with none of ours (a caller's
 		 * pipe held open would keep the caller waiting). */
 		syscall(SYS_close_range, 3, ~0U, 0);
-		execlp("pasta", "pasta", "--config-net", "--quiet", "-t", "none", "-u", "none",
-		       "-T", "none", "-U", "none", "--dns-forward", PASTA_DNS, "-P", o->pid_file,
-		       rootless ? "--userns" : "--runas", rootless ? userns : "0:0", "--netns",
-		       handle, (char *)NULL);
+		execl(file, "pasta", "--config-net", "--quiet", "-t", "none", "-u", "none", "-T",
+		      "none", "-U", "none", "--dns-forward", PASTA_DNS, "-P", o->pid_file,
+		      rootless ? "--userns" : "--runas", rootless ? userns : "0:0", "--netns",
+		      handle, (char *)NULL);
 		_exit(127);
 	}
 	o->starter = child;

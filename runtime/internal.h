@@ -109,8 +109,13 @@ int rt_read_seccomp_file(const char *path, char **text, vce_err *err);
 
 /* ---- the rootfs (in the container's mount namespace) ---- */
 /* Mounts the overlay and everything in it, then pivot_root. With -t,
- * *master and *slave get a terminal of the container's devpts. */
-int rt_setup_rootfs(const rt_plan *plan, int *master, int *slave, vce_err *err);
+ * *master and *slave get a terminal of the container's devpts.
+ * in_cgroup(arg) runs before the cgroup file system is mounted, which
+ * shows the caller's cgroup namespace: it returns once the process is in
+ * its cgroup and has made that namespace (0), or fails (-1, err). */
+typedef int rt_cgroup_step(void *arg, vce_err *err);
+int rt_setup_rootfs(const rt_plan *plan, rt_cgroup_step *in_cgroup, void *arg, int *master,
+		    int *slave, vce_err *err);
 
 /* ---- the processes ---- */
 /* The command's process: user, capabilities, seccomp, exec. Returns only
@@ -152,6 +157,12 @@ typedef struct rt_session {
 	 * helper (-1: none to forward to); its way out. */
 	int netns_fd, userns_fd;
 	net_outbound outbound;
+	/* Foreground: the command need not wait for its way out to finish
+	 * starting (pasta takes ~40 ms, the command may be done sooner);
+	 * rt_session_relay sees it finish, and a failure ends the container
+	 * with late_error. */
+	bool settle_in_relay;
+	vce_err late_error;
 } rt_session;
 #define RT_SESSION_INIT                                                                            \
 	{                                                                                          \

@@ -346,7 +346,6 @@ static int setup_dev(const rt_plan *plan, int rootfd, int *master, int *slave, v
 static int setup_sys(int rootfd, vce_err *err)
 {
 	cleanup_close int fd = make_target(rootfd, "/sys", true, err);
-	cleanup_close int cg = -1;
 	cleanup_free char *path = NULL;
 
 	if (fd < 0)
@@ -359,14 +358,20 @@ static int setup_sys(int rootfd, vce_err *err)
 		if (make_readonly(fd, true, "/sys", err) < 0)
 			return -1;
 	}
-	cg = open_at_root(rootfd, "sys/fs/cgroup", O_PATH | O_DIRECTORY);
+	return 0;
+}
+
+/* As the cgroup namespace shows it: the container's cgroup is its root. */
+static void mount_cgroup(int rootfd)
+{
+	cleanup_close int cg = open_at_root(rootfd, "sys/fs/cgroup", O_PATH | O_DIRECTORY);
+
 	if (cg >= 0) {
-		cleanup_free char *cgpath = fd_path(cg);
-		if (mount("cgroup2", cgpath, "cgroup2",
-			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		cleanup_free char *path = fd_path(cg);
+		if (mount("cgroup2", path, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  NULL) < 0)
 			vce_verbose("no cgroup2 file system in the container: %s", strerror(errno));
 	}
-	return 0;
 }
 
 static int mask_paths(int rootfd, vce_err *err)
@@ -444,7 +449,8 @@ static void loopback_up(void)
 	}
 }
 
-int rt_setup_rootfs(const rt_plan *plan, int *master, int *slave, vce_err *err)
+int rt_setup_rootfs(const rt_plan *plan, rt_cgroup_step *in_cgroup, void *arg, int *master,
+		    int *slave, vce_err *err)
 {
 	cleanup_free char *target = xasprintf("%s/rootfs", plan->dir);
 	cleanup_close int rootfd = -1;
@@ -461,7 +467,14 @@ int rt_setup_rootfs(const rt_plan *plan, int *master, int *slave, vce_err *err)
 	if (mount_at(rootfd, "proc", "/proc", true, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
 		     err) < 0 ||
 	    setup_dev(plan, rootfd, master, slave, err) < 0 || setup_sys(rootfd, err) < 0 ||
-	    setup_etc(plan, rootfd, err) < 0 || user_mounts(plan, rootfd, err) < 0)
+	    setup_etc(plan, rootfd, err) < 0)
+		return -1;
+	/* Late, so that what comes before overlaps the move into the cgroup;
+	 * before the user's mounts, which may go under /sys/fs/cgroup. */
+	if (in_cgroup(arg, err) < 0)
+		return -1;
+	mount_cgroup(rootfd);
+	if (user_mounts(plan, rootfd, err) < 0)
 		return -1;
 	if (!plan->privileged && mask_paths(rootfd, err) < 0)
 		return -1;

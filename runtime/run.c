@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "container.h"
@@ -58,8 +59,12 @@ static bool root_mapped(const rt_plan *plan)
 	return plan->map.uid[0].inside == 0 && plan->map.gid[0].inside == 0;
 }
 
-/* What vce tells the waiting child: "G", go on setting up (given once,
- * and again after the id maps when root makes the user namespace late);
+/* pasta takes ~45 ms, slirp4netns ~5; a tool that hangs is an error. */
+#define OUTBOUND_TIMEOUT_MS 10000
+
+/* What vce tells the child: "G", its ids are mapped (rootless) and it
+ * is in its cgroup (given once, and again after the id maps when root
+ * makes the user namespace late);
  * "N", the tool that gives a private network its way out is done
  * starting. "N" may come before the second "G". */
 static bool outbound_up;
@@ -152,6 +157,27 @@ static void close_other_fds(int sync_fd, int dir_fd)
 	syscall(SYS_close_range, hi + 1, ~0U, 0);
 }
 
+struct cgroup_wait {
+	const rt_plan *plan;
+	int sync_fd;
+};
+
+/* As root, vce moves the child into its cgroup while the child mounts
+ * (the move waits out an RCU grace period, 5 to 30 ms here) and says
+ * "G" when done; rootless, the "G" came before (with the id maps). In
+ * its cgroup, the child makes its cgroup namespace: the container sees
+ * its cgroup as the root. */
+static int enter_cgroup(void *arg, vce_err *err)
+{
+	const struct cgroup_wait *w = arg;
+
+	if (!(w->plan->userns && w->plan->rootless))
+		wait_for(w->sync_fd, 'G');
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return vce_error_make(err, errno, "create the cgroup namespace");
+	return 0;
+}
+
 static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sync_fd, int dir_fd)
 {
 	cleanup_err vce_err err = NULL;
@@ -175,18 +201,13 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 			vce_error_make(&err, errno, "hand the writable layer to the container");
 			rt_child_fail(sync_fd, 125, &err);
 		}
-	} else {
-		wait_for(sync_fd, 'G');
 	}
-	/* Its ids are final: the tool may join its namespaces now, while it
-	 * sets up. */
-	if (plan->network == RT_NET_PRIVATE && send(sync_fd, "R", 1, MSG_NOSIGNAL) != 1)
+	/* Rootless, its ids are final now: the tool may join its namespaces,
+	 * while it sets up. (As root they are from the start: vce starts the
+	 * tool at once.) */
+	if (plan->network == RT_NET_PRIVATE && plan->userns && plan->rootless &&
+	    send(sync_fd, "R", 1, MSG_NOSIGNAL) != 1)
 		_exit(125);
-	/* In its cgroup now: that is the root the container sees. */
-	if (unshare(CLONE_NEWCGROUP) < 0) {
-		vce_error_make(&err, errno, "create the cgroup namespace");
-		rt_child_fail(sync_fd, 125, &err);
-	}
 	/* As Docker: in its own network namespace any user may bind any port
 	 * (a course image's server runs as the student). /proc is still the
 	 * host's, and a net sysctl is the writer's namespace's. */
@@ -199,7 +220,8 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 			close(fd);
 		}
 	}
-	if (rt_setup_rootfs(plan, &master, &slave, &err) < 0) {
+	if (rt_setup_rootfs(plan, enter_cgroup, &(struct cgroup_wait){ plan, sync_fd }, &master,
+			    &slave, &err) < 0) {
 		if (plan->remove)
 			empty_writable_layer(dir_fd);
 		rt_child_fail(sync_fd, 125, &err);
@@ -239,6 +261,26 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 
 /* ---- vce's side ---- */
 
+/* Exited, not yet waited for. */
+static bool has_exited(pid_t pid)
+{
+	siginfo_t info = { 0 };
+
+	return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       info.si_pid == pid;
+}
+
+/* Whether the child is saying it failed: then its namespaces go as the
+ * way out joins them, and the way out's error is only an echo. The
+ * child waits for its way out, so it says nothing else meanwhile. */
+static bool child_failed(rt_session *s)
+{
+	struct pollfd p = { s->sync_fd, POLLIN, 0 };
+	char c;
+
+	return poll(&p, 1, 1000) == 1 && recv(s->sync_fd, &c, 1, MSG_PEEK) == 1 && c == 'E';
+}
+
 /* The child's ids are final: its way out starts, and comes up while the
  * child sets up. */
 static int start_way_out(rt_session *s, const rt_plan *plan, vce_err *err)
@@ -253,9 +295,6 @@ static int start_way_out(rt_session *s, const rt_plan *plan, vce_err *err)
 		return vce_error_make(err, errno, "start the container");
 	return 0;
 }
-
-/* pasta takes ~45 ms, slirp4netns ~5; a tool that hangs is an error. */
-#define OUTBOUND_TIMEOUT_MS 10000
 
 /* The tool is done starting (or failed): the child may run its command,
  * if it has not already (on seeing the default route: then the "N" has
@@ -302,6 +341,8 @@ static int read_until_exec(rt_session *s, const rt_plan *plan, int *exit_code, v
 			continue;
 		/* Running: the tool may still be finishing its start; if it
 		 * fails, the command goes (it would run without its way out). */
+		if (n <= 0 && s->settle_in_relay)
+			return 0;
 		if (n <= 0) {
 			if (net_outbound_settle(&s->outbound, OUTBOUND_TIMEOUT_MS, err) == 0)
 				return 0;
@@ -315,8 +356,11 @@ static int read_until_exec(rt_session *s, const rt_plan *plan, int *exit_code, v
 				memcpy(&s->master, CMSG_DATA(c), sizeof(int));
 			continue;
 		}
-		if (buf[0] == 'R' && start_way_out(s, plan, err) < 0)
-			return -1;
+		if (buf[0] == 'R' && start_way_out(s, plan, err) < 0) {
+			if (!child_failed(s))
+				return -1;
+			vce_error_release(err);
+		}
 		if (buf[0] == 'U') {
 			if (vce_write_id_maps(s->child, &plan->map, err) < 0)
 				return -1;
@@ -391,18 +435,40 @@ static bool pump(int from, int to)
 
 /* Waits for the container's init, passing signals on and, with -t, the
  * terminal both ways. Returns init's exit code. */
+static long long monotonic_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The way out finished starting, or took too long: a failed one takes
+ * the command down, as it would have before the command ran. */
+static void way_out_settled(rt_session *s)
+{
+	if (net_outbound_settle(&s->outbound, 0, &s->late_error) < 0)
+		kill(s->child, SIGKILL);
+}
+
 static int supervise(rt_session *s, bool interactive, net_forwarder *fw)
 {
 	bool in_open = interactive && s->master >= 0, out_open = s->master >= 0;
+	long long way_out_deadline = monotonic_ms() + OUTBOUND_TIMEOUT_MS;
 	int status;
 
 	for (;;) {
-		struct pollfd p[4] = { { s->sigfd, POLLIN, 0 },
+		struct pollfd p[5] = { { s->sigfd, POLLIN, 0 },
 				       { out_open ? s->master : -1, POLLIN, 0 },
 				       { in_open ? STDIN_FILENO : -1, POLLIN, 0 },
-				       { net_forwarder_fd(fw), POLLIN, 0 } };
-		if (poll(p, 4, -1) < 0 && errno != EINTR)
+				       { net_forwarder_fd(fw), POLLIN, 0 },
+				       { s->outbound.ready_fd, POLLIN, 0 } };
+		bool settling = s->outbound.ready_fd >= 0;
+		long long left = way_out_deadline - monotonic_ms();
+		int n = poll(p, 5, settling ? (int)(left > 0 ? left : 0) : -1);
+		if (n < 0 && errno != EINTR)
 			break;
+		if (settling && (p[4].revents || (n == 0 && left <= 0)))
+			way_out_settled(s);
 		if (p[3].revents & POLLIN)
 			net_forwarder_dispatch(fw);
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
@@ -588,7 +654,8 @@ int rt_session_start(const rt_plan *plan, int dir_fd, const rt_cgroup *cg, rt_se
 	return start_child(plan, cg, s, sv[0], err);
 }
 
-/* The child is there, waiting: its ids, its cgroup; "G". */
+/* The child is there: rootless it waits for its ids, as root it mounts;
+ * its cgroup; "G". */
 static int start_child(const rt_plan *plan, const rt_cgroup *cg, rt_session *s, int sync_fd,
 		       vce_err *err)
 {
@@ -596,11 +663,20 @@ static int start_child(const rt_plan *plan, const rt_cgroup *cg, rt_session *s, 
 	if (plan->userns && plan->rootless && !joins_userns(plan) &&
 	    vce_write_id_maps(s->child, &plan->map, err) < 0)
 		return -1;
-	if (cg && rt_cgroup_join(cg, s->child, err) < 0)
-		return -1;
-	if (open_namespaces(plan, s, err) < 0)
-		return -1;
-	if (write(s->sync_fd, "G", 1) != 1)
+	if (plan->network == RT_NET_PRIVATE && !(plan->userns && plan->rootless) &&
+	    start_way_out(s, plan, err) < 0) {
+		if (!child_failed(s))
+			return -1;
+		vce_error_release(err);
+	}
+	if ((cg && rt_cgroup_join(cg, s->child, err) < 0) || open_namespaces(plan, s, err) < 0) {
+		/* As root the child mounts meanwhile: one that failed there
+		 * has said why, which is the error to report. */
+		if (!has_exited(s->child))
+			return -1;
+		vce_error_release(err);
+	}
+	if (send(s->sync_fd, "G", 1, MSG_NOSIGNAL) != 1 && errno != EPIPE && errno != ECONNRESET)
 		return vce_error_make(err, errno, "start the container");
 	return 0;
 }
@@ -633,6 +709,7 @@ void rt_session_close(rt_session *s)
 		close(s->sync_fd);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
+	vce_error_release(&s->late_error);
 	if (s->netns_fd >= 0)
 		close(s->netns_fd);
 	if (s->userns_fd >= 0)
@@ -703,6 +780,7 @@ int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *er
 	    rt_hand_over(&plan, dir_fd, err) < 0 ||
 	    rt_session_start(&plan, dir_fd, &cg, &s, err) < 0)
 		goto done;
+	s.settle_in_relay = true;
 	if (rt_session_await_exec(&s, &plan, exit_code, err) < 0)
 		goto done;
 	if (rt_record_running(dir_fd, false, s.child, &cg, false, &plan, err) < 0 ||
@@ -710,6 +788,12 @@ int rt_run(oci_store *store, const rt_options *opts, int *exit_code, vce_err *er
 				 err) < 0)
 		goto done;
 	*exit_code = rt_session_relay(&s, opts->interactive, fw.f);
+	if (s.late_error) {
+		*err = s.late_error;
+		s.late_error = NULL;
+		*exit_code = 125;
+		goto done;
+	}
 	ret = 0;
 done:
 	rt_net_forward_stop(&fw);

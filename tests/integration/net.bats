@@ -222,6 +222,16 @@ pasta_of() { # container id
 	vce rm "$a"
 }
 
+@test "net: a container that fails while its way out starts says its own error, and leaves nothing" {
+	handles=$(ls -A /run/vce/netns 2>/dev/null | wc -l)
+	# the mount fails while pasta joins the namespace, or before
+	for _ in 1 2 3 4 5; do
+		run_fails_cleanly vce run --rm -v /tmp:/sys/fs/cgroup/x tiny true
+		[[ "$stderr" == *"/sys/fs/cgroup/x: Read-only file system"* ]]
+	done
+	[ "$(ls -A /run/vce/netns 2>/dev/null | wc -l)" = "$handles" ]
+}
+
 @test "net: -P publishes the image's ExposedPorts; UDP is relayed" {
 	vce load -q -i "$JUPYTER/oci-zstd.tar"
 	vce run -d --name py -P -p 5353/udp --entrypoint python3 jupyter -c '
