@@ -261,18 +261,10 @@ static void __attribute__((noreturn)) container_main(const rt_plan *plan, int sy
 
 /* ---- vce's side ---- */
 
-/* Exited, not yet waited for. */
-static bool has_exited(pid_t pid)
-{
-	siginfo_t info = { 0 };
-
-	return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-	       info.si_pid == pid;
-}
-
-/* Whether the child is saying it failed: then its namespaces go as the
- * way out joins them, and the way out's error is only an echo. The
- * child waits for its way out, so it says nothing else meanwhile. */
+/* Whether the child is saying it failed (within a second): then its
+ * namespaces and process went as vce joined them, and vce's error is
+ * only an echo. Until "G" or its way out, the child says nothing but
+ * that (or, with -t, sends its terminal). */
 static bool child_failed(rt_session *s)
 {
 	struct pollfd p = { s->sync_fd, POLLIN, 0 };
@@ -433,8 +425,6 @@ static bool pump(int from, int to)
 	return vce_write_all(to, buf, (size_t)n, &err) == 0;
 }
 
-/* Waits for the container's init, passing signals on and, with -t, the
- * terminal both ways. Returns init's exit code. */
 static long long monotonic_ms(void)
 {
 	struct timespec t;
@@ -450,6 +440,9 @@ static void way_out_settled(rt_session *s)
 		kill(s->child, SIGKILL);
 }
 
+/* Waits for the container's init, passing signals on and, with -t, the
+ * terminal both ways, and sees its way out finish starting. Returns
+ * init's exit code. */
 static int supervise(rt_session *s, bool interactive, net_forwarder *fw)
 {
 	bool in_open = interactive && s->master >= 0, out_open = s->master >= 0;
@@ -672,7 +665,7 @@ static int start_child(const rt_plan *plan, const rt_cgroup *cg, rt_session *s, 
 	if ((cg && rt_cgroup_join(cg, s->child, err) < 0) || open_namespaces(plan, s, err) < 0) {
 		/* As root the child mounts meanwhile: one that failed there
 		 * has said why, which is the error to report. */
-		if (!has_exited(s->child))
+		if (!child_failed(s))
 			return -1;
 		vce_error_release(err);
 	}
