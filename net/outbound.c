@@ -300,8 +300,11 @@ void net_outbound_stop(net_outbound *o)
 	if (o->ready_fd >= 0)
 		close(o->ready_fd);
 	if (o->starter > 0) {
+		/* Still starting: it has no daemon yet. Not waited for, as it
+		 * takes pasta tens of ms to die inside its network setup:
+		 * every caller is about to exit, which gives it to init. */
 		kill(o->starter, SIGKILL);
-		waitpid(o->starter, NULL, 0);
+		waitpid(o->starter, NULL, WNOHANG);
 		o->pidfd = open_pid_file(o->pid_file);
 	}
 	if (o->exit_fd >= 0)
