@@ -202,9 +202,10 @@ void rt_net_close(rt_plan *plan);
 json_t *rt_net_ports_json(const rt_plan *plan);
 /* Where pasta's handle on the network namespace of the container in dir
  * goes: rootless, the container's folder; as root /run/vce/netns/ID
- * (made if missing), as the folder may belong to the container's user
- * namespace, which pasta, root without capabilities, may not enter. */
-char *rt_net_outbound_handle(const char *dir);
+ * (the folder made if make_folder), as the container's folder may belong
+ * to its user namespace, which pasta, root without capabilities, may not
+ * enter. */
+char *rt_net_outbound_handle(const char *dir, bool make_folder);
 /* Listeners on the supervisor's command line, and back. */
 char *rt_net_encode(const net_listener *l, size_t n);
 void rt_net_decode(const char *s, net_listener **out, size_t *n);

@@ -320,7 +320,7 @@ int rt_remove(oci_store *store, const char *ref, bool force, vce_err *err)
 	rt_cgroup_free(&cg);
 	{
 		cleanup_free char *dir = xasprintf("%s/containers/%s", oci_store_path(store), c.id);
-		cleanup_free char *handle = rt_net_outbound_handle(dir);
+		cleanup_free char *handle = rt_net_outbound_handle(dir, false);
 		net_outbound_forget(handle);
 	}
 	ret = rt_container_remove(store, c.id, err);

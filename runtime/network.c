@@ -11,11 +11,11 @@
 
 #include "container.h"
 
-#define RT_NETNS_DIR "/run/vce/netns"
-
 #include "../common/json.h"
 
 #include "../common/banned.h"
+
+#define RT_NETNS_DIR "/run/vce/netns"
 
 int rt_net_listen(rt_plan *plan, vce_err *err)
 {
@@ -123,22 +123,23 @@ json_t *rt_net_ports_json(const rt_plan *plan)
 	return net_listeners_to_json(plan->listeners, plan->n_listeners);
 }
 
-/* For the supervisor's command line: "FD/PORT/t,FD/PORT/u". */
-char *rt_net_outbound_handle(const char *dir)
+char *rt_net_outbound_handle(const char *dir, bool make_folder)
 {
 	const char *id = strrchr(dir, '/');
-	cleanup_err vce_err ignored = NULL;
-	int fd;
 
 	if (geteuid() != 0)
 		return xasprintf("%s/outbound.netns", dir);
-	/* Made if missing; if it cannot be, pasta says so. */
-	fd = vce_mkdirs_at(AT_FDCWD, RT_NETNS_DIR, 0700, &ignored);
-	if (fd >= 0)
-		close(fd);
+	if (make_folder) {
+		/* If it cannot be made, pasta's start says so. */
+		cleanup_err vce_err ignored = NULL;
+		int fd = vce_mkdirs_at(AT_FDCWD, RT_NETNS_DIR, 0700, &ignored);
+		if (fd >= 0)
+			close(fd);
+	}
 	return xasprintf("%s/%s", RT_NETNS_DIR, id ? id + 1 : dir);
 }
 
+/* For the supervisor's command line: "FD/PORT/t,FD/PORT/u". */
 char *rt_net_encode(const net_listener *l, size_t n)
 {
 	char *out = xstrdup("");

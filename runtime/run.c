@@ -277,7 +277,7 @@ static bool child_failed(rt_session *s)
  * child sets up. */
 static int start_way_out(rt_session *s, const rt_plan *plan, vce_err *err)
 {
-	cleanup_free char *handle = rt_net_outbound_handle(plan->dir);
+	cleanup_free char *handle = rt_net_outbound_handle(plan->dir, true);
 
 	if (net_outbound_start(s->child, plan->userns && plan->rootless, handle, &s->outbound,
 			       err) < 0)

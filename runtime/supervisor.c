@@ -399,7 +399,7 @@ int rt_supervise_main(int argc, char **argv)
 	{
 		/* pasta outlives the namespace's processes: it goes now. */
 		net_outbound pasta;
-		cleanup_free char *handle = rt_net_outbound_handle(dir);
+		cleanup_free char *handle = rt_net_outbound_handle(dir, false);
 		net_outbound_adopt(&pasta, handle, (int)strtol(argv[12], NULL, 10));
 		net_outbound_stop(&pasta);
 	}
