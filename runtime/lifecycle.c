@@ -288,6 +288,20 @@ int rt_kill(oci_store *store, const char *ref, int sig, vce_err *err)
 	return ret;
 }
 
+/* After a failed open of a container rm has just killed: 0 when it is
+ * gone (its supervisor removed it), else the error. */
+static int gone_or_error(oci_store *store, const char *id, vce_err *err)
+{
+	cleanup_free char *path = xasprintf("containers/%s", id);
+
+	if (faccessat(oci_store_dirfd(store), path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT) {
+		vce_error_release(err);
+		return 0;
+	}
+	return -1;
+}
+
 int rt_remove(oci_store *store, const char *ref, bool force, vce_err *err)
 {
 	rt_container c;
@@ -297,6 +311,7 @@ int rt_remove(oci_store *store, const char *ref, bool force, vce_err *err)
 	if (rt_container_open(store, ref, &c, err) < 0)
 		return -1;
 	if (is_running(c.state)) {
+		cleanup_free char *id = xstrdup(c.id);
 		running r;
 		bool up;
 		rt_container_close(&c);
@@ -305,13 +320,15 @@ int rt_remove(oci_store *store, const char *ref, bool force, vce_err *err)
 					      "container %s is running: stop it first (vce stop "
 					      "%s), or remove it anyway with vce rm -f %s",
 					      ref, ref, ref);
-		if (open_running(store, ref, &r, &up, err) < 0)
-			return -1;
+		/* A --rm container's supervisor removes it as it dies: gone
+		 * is what was asked for. */
+		if (open_running(store, id, &r, &up, err) < 0)
+			return gone_or_error(store, id, err);
 		if (up)
 			kill_and_wait(&r, SIGKILL, -1);
 		close_running(&r);
-		if (rt_container_open(store, ref, &c, err) < 0)
-			return -1;
+		if (rt_container_open(store, id, &c, err) < 0)
+			return gone_or_error(store, id, err);
 	}
 	/* What a killed supervisor could not clean up: its cgroup, and its
 	 * pasta, which leaves with its handle. */

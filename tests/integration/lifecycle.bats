@@ -247,6 +247,20 @@ assert_all_gone() {
 	assert_all_gone
 }
 
+@test "rm -f of a running --rm container: it is gone, and rm says so without an error" {
+	# The container's own supervisor removes it as it dies: rm -f must not
+	# then fail to find what it has just removed.
+	for i in 1 2 3; do
+		id=$(vce run --rm -d --name rmrm tiny sh -c 'sleep 1000; : vce-test-marker')
+		run --separate-stderr vce rm -f rmrm
+		[ "$status" -eq 0 ]
+		[ "$output" = rmrm ]
+		[ -z "$stderr" ]
+		[ -z "$(cgroup_dirs_of "$id")" ]
+		assert_all_gone
+	done
+}
+
 @test "kill -9 of the supervisor: the container dies with it, ps says why, rm cleans up" {
 	id=$(vce run -d --name s -m 64m tiny sh -c 'sleep 1000; :' vce-test-marker)
 	sup=$(pgrep -f "__supervise $VCE_ROOT")

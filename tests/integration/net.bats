@@ -134,6 +134,9 @@ Server(("0.0.0.0", 80), http.server.SimpleHTTPRequestHandler).serve_forever()'
 	run_fails_cleanly vce run --rm -p 1.2.3:80:80 tiny true
 	run_fails_cleanly vce run --rm --network bridge0 tiny true
 	run_fails_cleanly vce run --rm --network none -p 80 tiny true
+	[[ "$stderr" == *"--network none has no network to publish"*"leave out -p"* ]]
+	run_fails_cleanly vce run --rm --network container:other -p 80 tiny true
+	[[ "$stderr" == *"publish the ports on other"* ]]
 	run_fails_cleanly vce run --rm -p 192.0.2.77:8080:80 tiny true
 	[[ "$stderr" == *"not an address of this machine"* ]]
 }
