@@ -226,14 +226,16 @@ static int check_network(rt_options *o, vce_err *err)
 	bool ports = o->n_ports > 0 || o->publish_all;
 
 	if (ports && o->network == RT_NET_NONE)
-		return cli_usage_error(err, "run",
-				       "--network none has no network to publish ports on: leave out "
-				       "-p and -P, or the --network none");
+		return cli_usage_error(
+		    err, "run",
+		    "--network none has no network to publish ports on: leave out "
+		    "-p and -P, or the --network none");
 	if (ports && o->network == RT_NET_CONTAINER)
-		return cli_usage_error(err, "run",
-				       "-p and -P need the container's own network: publish the ports "
-				       "on %s, whose network this container shares",
-				       o->net_container);
+		return cli_usage_error(
+		    err, "run",
+		    "-p and -P need the container's own network: publish the ports "
+		    "on %s, whose network this container shares",
+		    o->net_container);
 	if (ports && o->network == RT_NET_HOST) {
 		vce_warn("published ports are discarded with --network host: the container "
 			 "uses the host's ports directly");
