@@ -6,7 +6,14 @@
  * last, so every regular member is staged (and hashed while staged) as it
  * streams past. A layout directory is staged lazily, member by member.
  * Nothing reaches blobs/ or images.json until the whole input has been
- * read and checked; then the commit happens under the store lock. */
+ * read and checked; then the commit happens under the store lock.
+ *
+ * An uncompressed archive in a file (what `docker save -o` writes) is
+ * not staged as it streams past: its members are indexed (offset, size),
+ * the JSON documents read from it, and each layer is read once, from its
+ * place in the archive, by its unpack, which also writes the store's copy
+ * and checks the digest. So the layers' unpack starts at once, not after
+ * a copy of the whole archive. */
 #define _GNU_SOURCE
 #include "oci.h"
 
@@ -30,13 +37,16 @@ struct member {
 	char *path;
 	char digest[OCI_DIGEST_LEN + 1]; /* regular files: the staged blob */
 	int64_t size;
-	char *link; /* symlink or hardlink: the path it stands for */
+	int64_t offset; /* indexed: where its bytes are in the archive; else -1 */
+	char *link;	/* symlink or hardlink: the path it stands for */
 };
 
 struct source {
 	const char *name; /* the user's path, for messages */
 	oci_stage *stage;
-	int layout_fd; /* an OCI layout directory, else -1 */
+	int layout_fd;	/* an OCI layout directory, else -1 */
+	int archive_fd; /* an indexed archive, else -1 */
+	int64_t archive_size;
 	struct member *members;
 	size_t n;
 };
@@ -45,6 +55,8 @@ struct pending_layer {
 	char digest[OCI_DIGEST_LEN + 1];
 	char diff_id[OCI_DIGEST_LEN + 1];
 	oci_compression compression;
+	/* Not staged: the unpack reads it from the indexed archive. */
+	ssize_t member;
 };
 
 struct pending_image {
@@ -111,11 +123,12 @@ static struct member *add_member(struct source *src, char *normalized)
 			free(src->members[i].link);
 			src->members[i].link = NULL;
 			src->members[i].digest[0] = '\0';
+			src->members[i].offset = -1;
 			return &src->members[i];
 		}
 	}
 	src->members = xrealloc(src->members, (src->n + 1) * sizeof(*src->members));
-	src->members[src->n] = (struct member){ .path = normalized };
+	src->members[src->n] = (struct member){ .path = normalized, .offset = -1 };
 	return &src->members[src->n++];
 }
 
@@ -127,6 +140,7 @@ static void free_source(struct source *src)
 	}
 	free(src->members);
 	vce_closep(&src->layout_fd);
+	vce_closep(&src->archive_fd);
 }
 
 /* A member named blobs/sha256/<hex> must hash to <hex>. */
@@ -168,6 +182,30 @@ static ssize_t read_fd(void *ctx, void *buf, size_t len, vce_err *err)
 	return n;
 }
 
+/* Where an indexed member's bytes are; they are skipped (seeked over),
+ * after a look at the first few to be sure the offset is right. */
+static int index_member(struct source *src, struct archive *a, struct archive_entry *e,
+			struct member *m, vce_err *err)
+{
+	unsigned char head[16], at[16];
+	la_int64_t offset = archive_filter_bytes(a, 0);
+	la_int64_t size = archive_entry_size(e);
+	size_t want = size < (la_int64_t)sizeof(head) ? (size_t)size : sizeof(head);
+
+	if (offset < 0 || size < 0 || offset + size > src->archive_size)
+		return vce_error_make(err, 0, "%s: the archive is truncated in %s", src->name,
+				      m->path);
+	if (want > 0 && (archive_read_data(a, head, want) != (la_ssize_t)want ||
+			 pread(src->archive_fd, at, want, offset) != (ssize_t)want ||
+			 memcmp(head, at, want) != 0))
+		return vce_error_make(
+		    err, 0, "%s: %s is not where its tar header says: the archive is corrupt",
+		    src->name, m->path);
+	m->offset = offset;
+	m->size = size;
+	return 0;
+}
+
 static int stage_tar_entry(struct source *src, struct archive *a, struct archive_entry *e,
 			   vce_err *err)
 {
@@ -205,6 +243,8 @@ static int stage_tar_entry(struct source *src, struct archive *a, struct archive
 	}
 	case AE_IFREG:
 		m = add_member(src, path);
+		if (src->archive_fd >= 0)
+			return index_member(src, a, e, m, err);
 		if (oci_stage_write(src->stage, oci_read_archive_data, a, m->digest, &m->size,
 				    err) < 0)
 			return vce_error_wrap(
@@ -250,6 +290,7 @@ static int read_tar(struct source *src, const char *path, vce_err *err)
 	cleanup_close int fd = open_input(path, err);
 	struct archive *a;
 	struct archive_entry *e;
+	struct stat st;
 	size_t entries = 0;
 	int ret = 0, r;
 
@@ -267,6 +308,11 @@ static int read_tar(struct source *src, const char *path, vce_err *err)
 		    "%s is not an image archive (%s): expected a tar as `docker save` or `vce save` writes",
 		    src->name, archive_error_string(a));
 		goto out;
+	}
+	/* Only the pass-through filter: a plain tar, its members readable in place. */
+	if (archive_filter_count(a) == 1 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		src->archive_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		src->archive_size = st.st_size;
 	}
 	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
 		/* No tool that writes image archives leaves anything for a
@@ -303,19 +349,56 @@ static struct member *find_member(struct source *src, const char *path, int dept
 			continue;
 		if (m->link)
 			return find_member(src, m->link, depth + 1);
-		return m->digest[0] ? m : NULL;
+		return m->digest[0] || m->offset >= 0 ? m : NULL;
 	}
 	return NULL;
 }
 
-/* The member at path, staged; in a layout directory it is staged now.
- * Returns 1, with no error, when there is no such member. */
+struct window {
+	int fd;
+	int64_t pos, end;
+};
+
+static ssize_t read_window(void *ctx, void *buf, size_t len, vce_err *err)
+{
+	struct window *w = ctx;
+	ssize_t n;
+
+	if ((int64_t)len > w->end - w->pos)
+		len = (size_t)(w->end - w->pos);
+	if (len == 0)
+		return 0;
+	do
+		n = pread(w->fd, buf, len, w->pos);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return vce_error_make(err, errno, "read");
+	if (n == 0)
+		return vce_error_make(err, 0, "the archive is truncated");
+	w->pos += n;
+	return n;
+}
+
+/* An indexed member, copied into the stage from its place in the archive. */
+static int stage_indexed(struct source *src, struct member *m, vce_err *err)
+{
+	struct window w = { src->archive_fd, m->offset, m->offset + m->size };
+
+	if (oci_stage_write(src->stage, read_window, &w, m->digest, NULL, err) < 0)
+		return vce_error_wrap(err, "%s: cannot read %s", src->name, m->path);
+	return check_blob_name(src, m, err);
+}
+
+/* The member at path, staged; in a layout directory or an indexed archive
+ * it is staged now. Returns 1, with no error, when there is no such member. */
 static int source_find(struct source *src, const char *path, struct member **out, vce_err *err)
 {
 	struct member *m = find_member(src, path, 0);
 	cleanup_close int fd = -1;
 	char *norm;
 
+	if (m && m->digest[0] == '\0' && stage_indexed(src, m, err) < 0)
+		return -1;
 	if (m == NULL && src->layout_fd >= 0 && (norm = oci_normalize_path(path)) != NULL) {
 		fd = vce_open_beneath(src->layout_fd, norm, O_RDONLY, 0, err);
 		if (fd < 0) {
@@ -409,6 +492,22 @@ static int source_blob(struct source *src, const oci_descriptor *d, struct membe
 	return 0;
 }
 
+/* A layer the manifest names. An indexed one of the right size is left
+ * where it is, for its unpack to read, store and check; any other is
+ * staged and checked now, as any blob. */
+static int source_layer(struct source *src, const oci_descriptor *d, struct member **out,
+			vce_err *err)
+{
+	cleanup_free char *path = xasprintf("blobs/sha256/%s", d->digest + 7);
+	struct member *m = find_member(src, path, 0);
+
+	if (m && m->digest[0] == '\0' && m->offset >= 0 && m->size == d->size && m->size > 0) {
+		*out = m;
+		return 0;
+	}
+	return source_blob(src, d, out, err);
+}
+
 static void add_string(char ***list, size_t *n, const char *s)
 {
 	for (size_t i = 0; i < *n; i++)
@@ -465,8 +564,9 @@ static int read_config(struct source *src, struct member *config, oci_config *c,
 	return 0;
 }
 
-static void add_layer(struct pending_image *img, const char *digest, const char *diff_id,
-		      oci_compression compression)
+/* m: the layer's member, when it is not staged (-1 is recorded then). */
+static void add_layer(struct source *src, struct pending_image *img, const char *digest,
+		      const char *diff_id, oci_compression compression, const struct member *m)
 {
 	struct pending_layer *l;
 
@@ -475,6 +575,7 @@ static void add_layer(struct pending_image *img, const char *digest, const char 
 	memcpy(l->digest, digest, sizeof(l->digest));
 	memcpy(l->diff_id, diff_id, sizeof(l->diff_id));
 	l->compression = compression;
+	l->member = m && m->digest[0] == '\0' ? m - src->members : -1;
 }
 
 static int stage_oci_manifest(struct source *src, const oci_descriptor *d,
@@ -506,11 +607,11 @@ static int stage_oci_manifest(struct source *src, const oci_descriptor *d,
 	for (size_t i = 0; i < man.n_layers; i++) {
 		struct member *layer;
 		oci_compression compression;
-		if (source_blob(src, &man.layers[i], &layer, err) < 0 ||
+		if (source_layer(src, &man.layers[i], &layer, err) < 0 ||
 		    oci_layer_compression(man.layers[i].media_type, &compression, err) < 0)
 			goto out;
 		add_string(&img->blobs, &img->n_blobs, man.layers[i].digest);
-		add_layer(img, man.layers[i].digest, c.diff_ids[i], compression);
+		add_layer(src, img, man.layers[i].digest, c.diff_ids[i], compression, layer);
 	}
 	memcpy(img->id, man.config.digest, sizeof(img->id));
 	memcpy(img->manifest, d->digest, sizeof(img->manifest));
@@ -618,9 +719,10 @@ static const char *layer_media_type(struct source *src, struct member *m)
 {
 	unsigned char head[4] = { 0 };
 	cleanup_err vce_err err = NULL;
-	cleanup_close int fd = oci_stage_open(src->stage, m->digest, &err);
+	cleanup_close int fd = m->digest[0] ? oci_stage_open(src->stage, m->digest, &err) : -1;
+	int at = m->digest[0] ? fd : src->archive_fd;
 
-	if (fd >= 0 && pread(fd, head, sizeof(head), 0) > 0) {
+	if (at >= 0 && pread(at, head, sizeof(head), m->digest[0] ? 0 : m->offset) > 0) {
 		switch (oci_sniff_compression(head, sizeof(head))) {
 		case OCI_LAYER_GZIP:
 			return OCI_MT_LAYER_GZIP;
@@ -642,10 +744,10 @@ static oci_compression mt_compression(const char *mt)
 	return c;
 }
 
-static json_t *descriptor_json(const char *media_type, const struct member *m)
+static json_t *descriptor_json(const char *media_type, const char *digest, int64_t size)
 {
-	return json_pack("{s:s, s:s, s:I}", "mediaType", media_type, "digest", m->digest, "size",
-			 (json_int_t)m->size);
+	return json_pack("{s:s, s:s, s:I}", "mediaType", media_type, "digest", digest, "size",
+			 (json_int_t)size);
 }
 
 /* docker-archive layers are uncompressed tars, so their digest is the
@@ -668,6 +770,17 @@ static int docker_layers(struct source *src, json_t *entry, const oci_config *c,
 		if (!json_is_string(p))
 			return vce_error_make(err, 0, "%s: manifest.json: a layer is not a path",
 					      src->name);
+		m = find_member(src, json_string_value(p), 0);
+		if (m && m->digest[0] == '\0' && m->offset >= 0 && m->size > 0 &&
+		    strcmp(layer_media_type(src, m), OCI_MT_LAYER) == 0) {
+			/* Plain: its digest is the diff_id, which its unpack
+			 * checks as it reads it from the archive. */
+			json_array_append_new(
+			    layers, descriptor_json(OCI_MT_LAYER, c->diff_ids[i], m->size));
+			add_string(&img->blobs, &img->n_blobs, c->diff_ids[i]);
+			add_layer(src, img, c->diff_ids[i], c->diff_ids[i], OCI_LAYER_TAR, m);
+			continue;
+		}
 		if (source_get(src, json_string_value(p), &m, err) < 0)
 			return -1;
 		mt = layer_media_type(src, m);
@@ -676,9 +789,9 @@ static int docker_layers(struct source *src, json_t *entry, const oci_config *c,
 			    err, 0,
 			    "%s: layer %s does not match the image config (%s, expected %s); the archive is corrupt",
 			    src->name, m->path, m->digest, c->diff_ids[i]);
-		json_array_append_new(layers, descriptor_json(mt, m));
+		json_array_append_new(layers, descriptor_json(mt, m->digest, m->size));
 		add_string(&img->blobs, &img->n_blobs, m->digest);
-		add_layer(img, m->digest, c->diff_ids[i], mt_compression(mt));
+		add_layer(src, img, m->digest, c->diff_ids[i], mt_compression(mt), m);
 	}
 	return 0;
 }
@@ -703,9 +816,9 @@ static int docker_image(struct source *src, json_t *entry, struct pending_image 
 		return -1;
 	if (oci_config_parse(text, len, &c, err) < 0)
 		return vce_error_wrap(err, "%s: %s", src->name, config_path);
-	manifest =
-	    json_pack("{s:i, s:s, s:o, s:[]}", "schemaVersion", 2, "mediaType", OCI_MT_MANIFEST,
-		      "config", descriptor_json(OCI_MT_CONFIG, config), "layers");
+	manifest = json_pack(
+	    "{s:i, s:s, s:o, s:[]}", "schemaVersion", 2, "mediaType", OCI_MT_MANIFEST, "config",
+	    descriptor_json(OCI_MT_CONFIG, config->digest, config->size), "layers");
 	ret = docker_layers(src, entry, &c, json_object_get(manifest, "layers"), img, err);
 	oci_config_free(&c);
 	if (ret < 0)
@@ -757,18 +870,80 @@ static cache_compression to_cache(oci_compression c)
 	return c == OCI_LAYER_GZIP ? CACHE_GZIP : c == OCI_LAYER_ZSTD ? CACHE_ZSTD : CACHE_PLAIN;
 }
 
+/* The first layer of the image before i with this digest, or i. */
+static size_t first_with_digest(const struct pending_image *img, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(img->layers[k].digest, img->layers[i].digest) == 0)
+			return k;
+	return i;
+}
+
+/* A layer still in the indexed archive: its unpack reads it there and,
+ * given a tmpname, writes the store's copy into that file of the stage. */
+static int read_in_place(struct source *src, const struct pending_layer *l, cache_layer *out,
+			 char tmpname[17], vce_err *err)
+{
+	const struct member *m = &src->members[l->member];
+
+	out->fd = fcntl(src->archive_fd, F_DUPFD_CLOEXEC, 0);
+	if (out->fd < 0)
+		return vce_error_make(err, errno, "dup");
+	out->offset = m->offset;
+	out->length = m->size;
+	out->diff_id_verified = false;
+	if (tmpname == NULL)
+		return 0;
+	out->tee_fd = oci_stage_create_tmp(src->stage, tmpname, err);
+	if (out->tee_fd < 0)
+		return -1;
+	out->tee_digest = l->digest;
+	return 0;
+}
+
+/* After the unpack: a copy its unpack wrote and checked becomes the
+ * staged blob; a layer that was cached already (not read) is staged now,
+ * from the archive, and checked. */
+static int keep_copy(struct source *src, const struct pending_layer *l, const cache_layer *cl,
+		     const char *tmpname, vce_err *err)
+{
+	struct member *m = &src->members[l->member];
+	struct stat st;
+
+	if (fstat(cl->tee_fd, &st) == 0 && st.st_size == m->size)
+		return oci_stage_adopt(src->stage, tmpname, l->digest, err);
+	oci_stage_drop_tmp(src->stage, tmpname);
+	if (oci_stage_has(src->stage, l->digest))
+		return 0;
+	if (stage_indexed(src, m, err) < 0)
+		return -1;
+	if (strcmp(m->digest, l->digest) != 0)
+		return vce_error_make(
+		    err, 0,
+		    "%s: layer %s does not match the image (its content is %s): the archive is corrupt; make it again",
+		    src->name, l->digest, m->digest);
+	return 0;
+}
+
 static int unpack_image(oci_store *store, cache *c, struct source *src, struct pending_image *img,
 			vce_err *err)
 {
 	cache_layer *layers = xcalloc(img->n_layers, sizeof(*layers));
+	char(*tmpnames)[17] = xcalloc(img->n_layers, sizeof(*tmpnames));
 	int ret = 0;
 
 	for (size_t i = 0; i < img->n_layers; i++)
-		layers[i].fd = -1;
+		layers[i].fd = layers[i].tee_fd = -1;
 	for (size_t i = 0; ret == 0 && i < img->n_layers; i++) {
 		struct pending_layer *l = &img->layers[i];
 		layers[i].diff_id = l->diff_id;
 		layers[i].compression = to_cache(l->compression);
+		if (l->member >= 0 && !oci_stage_has(src->stage, l->digest)) {
+			/* A layer twice in the image is stored once. */
+			bool first = first_with_digest(img, i) == i;
+			ret = read_in_place(src, l, &layers[i], first ? tmpnames[i] : NULL, err);
+			continue;
+		}
 		/* A plain layer was hashed when staged: that digest is the diff_id. */
 		layers[i].diff_id_verified =
 		    l->compression == OCI_LAYER_TAR && strcmp(l->digest, l->diff_id) == 0;
@@ -780,8 +955,17 @@ static int unpack_image(oci_store *store, cache *c, struct source *src, struct p
 	}
 	if (ret == 0)
 		ret = cache_unpack_image(c, layers, img->n_layers, &img->hold, err);
-	for (size_t i = 0; i < img->n_layers; i++)
+	for (size_t i = 0; i < img->n_layers; i++) {
+		if (layers[i].tee_digest) {
+			if (ret == 0)
+				ret = keep_copy(src, &img->layers[i], &layers[i], tmpnames[i], err);
+			else
+				oci_stage_drop_tmp(src->stage, tmpnames[i]);
+		}
 		vce_closep(&layers[i].fd);
+		vce_closep(&layers[i].tee_fd);
+	}
+	free(tmpnames);
 	free(layers);
 	if (ret < 0)
 		return vce_error_wrap(err, "%s", src->name);
@@ -890,7 +1074,8 @@ static int read_input(struct source *src, const char *path, vce_err *err)
 int oci_load(oci_store *store, const char *path, oci_loaded *out, vce_err *err)
 {
 	struct source src = { .name = strcmp(path, "-") == 0 ? "standard input" : path,
-			      .layout_fd = -1 };
+			      .layout_fd = -1,
+			      .archive_fd = -1 };
 	struct pending pending = { 0 };
 	struct member *m;
 	int ret = -1;

@@ -142,6 +142,13 @@ int oci_stage_write(oci_stage *stage, oci_read_fn read, void *ctx, char *digest_
 		    int64_t *size_out, vce_err *err);
 int oci_stage_write_bytes(oci_stage *stage, const void *data, size_t len, char *digest_out,
 			  vce_err *err);
+/* A blob written by someone else (an unpack that stores the layer it
+ * reads): oci_stage_create_tmp makes an empty file, named into tmpname;
+ * oci_stage_adopt names it by digest (the writer checked the digest);
+ * oci_stage_drop_tmp removes it. */
+int oci_stage_create_tmp(oci_stage *stage, char tmpname[17], vce_err *err);
+int oci_stage_adopt(oci_stage *stage, const char *tmpname, const char *digest, vce_err *err);
+void oci_stage_drop_tmp(oci_stage *stage, const char *tmpname);
 /* An fd on a staged blob, for reading. */
 int oci_stage_open(oci_stage *stage, const char *digest, vce_err *err);
 bool oci_stage_has(oci_stage *stage, const char *digest);

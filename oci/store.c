@@ -327,16 +327,14 @@ static int write_staged(oci_stage *stage, int fd, const char *tmpname, oci_read_
 int oci_stage_write(oci_stage *stage, oci_read_fn read, void *ctx, char *digest_out,
 		    int64_t *size_out, vce_err *err)
 {
-	char tmpname[32];
-	cleanup_close int fd = -1;
+	char tmpname[17];
+	cleanup_close int fd = oci_stage_create_tmp(stage, tmpname, err);
 	vce_hasher *h;
 	int64_t size;
 	int ret;
 
-	vce_random_hex(tmpname, 8);
-	fd = openat(stage->dirfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return vce_error_make(err, errno, "create a file in %s/tmp", stage->store->path);
+		return -1;
 	h = vce_hasher_new();
 	ret = write_staged(stage, fd, tmpname, read, ctx, h, &size, err);
 	vce_hasher_final(h, digest_out);
@@ -347,14 +345,37 @@ int oci_stage_write(oci_stage *stage, oci_read_fn read, void *ctx, char *digest_
 	}
 	/* Named by content: a second copy of the same blob replaces the
 	 * first harmlessly. */
-	if (renameat(stage->dirfd, tmpname, stage->dirfd, hex_of(digest_out)) < 0) {
+	if (oci_stage_adopt(stage, tmpname, digest_out, err) < 0)
+		return -1;
+	if (size_out)
+		*size_out = size;
+	return 0;
+}
+
+int oci_stage_create_tmp(oci_stage *stage, char tmpname[17], vce_err *err)
+{
+	int fd;
+
+	vce_random_hex(tmpname, 8);
+	fd = openat(stage->dirfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vce_error_make(err, errno, "create a file in %s/tmp", stage->store->path);
+	return fd;
+}
+
+int oci_stage_adopt(oci_stage *stage, const char *tmpname, const char *digest, vce_err *err)
+{
+	if (renameat(stage->dirfd, tmpname, stage->dirfd, hex_of(digest)) < 0) {
 		int saved = errno;
 		unlinkat(stage->dirfd, tmpname, 0);
 		return vce_error_make(err, saved, "rename in %s/tmp", stage->store->path);
 	}
-	if (size_out)
-		*size_out = size;
 	return 0;
+}
+
+void oci_stage_drop_tmp(oci_stage *stage, const char *tmpname)
+{
+	unlinkat(stage->dirfd, tmpname, 0);
 }
 
 struct bytes_reader {

@@ -364,11 +364,11 @@ static int unpack_to_tmp(struct job *job, size_t i, const char *tmp, vce_err *er
 	root_fd = openat(tmp_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
 		return vce_error_make(err, errno, "open %s/%s/rootfs", c->path, tmp);
-	/* A pipe (a pull streams layers) cannot rewind and need not. */
-	if (lseek(l->fd, 0, SEEK_SET) < 0 && errno != ESPIPE)
+	/* A pipe (a pull streams layers) cannot rewind and need not; an
+	 * archive member is read by offset. */
+	if (l->length == 0 && lseek(l->fd, 0, SEEK_SET) < 0 && errno != ESPIPE)
 		return vce_error_make(err, errno, "rewind layer %s", l->diff_id);
-	if (cache_pipeline_unpack(root_fd, l->fd, l->compression, l->diff_id, l->diff_id_verified,
-				  &opts, &bytes, &entries, err) < 0)
+	if (cache_pipeline_unpack(root_fd, l, &opts, &bytes, &entries, err) < 0)
 		goto out;
 	if (write_info(tmp_fd, l->diff_id, bytes, entries, job->keep_owners, err) < 0)
 		goto out;

@@ -33,6 +33,14 @@ typedef struct cache_layer {
 	/* The blob is the uncompressed tar and its digest was verified
 	 * against diff_id when stored: no need to hash it again. */
 	bool diff_id_verified;
+	/* length > 0: the blob is bytes [offset, offset + length) of fd, a
+	 * member of an archive, read with pread. */
+	int64_t offset, length;
+	/* Set: every byte of the blob is also written to tee_fd as it is
+	 * read (the store's copy, made by the same pass), and the blob must
+	 * hash to tee_digest. The unpack fails otherwise. */
+	const char *tee_digest;
+	int tee_fd;
 } cache_layer;
 
 /* Locks that keep freshly unpacked layers from a concurrent garbage

@@ -10,6 +10,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,9 +23,10 @@
 
 #include "../common/banned.h"
 
-#define CHUNK  (1u << 20)
-#define SLOTS  8
-#define IN_BUF (1u << 20)
+#define CHUNK	   (1u << 20)
+#define SLOTS	   8
+#define IN_BUF	   (1u << 20)
+#define READ_AHEAD (64 << 20)
 
 struct ring {
 	pthread_mutex_t mu;
@@ -107,6 +109,16 @@ static ssize_t ring_get(struct ring *r, uint64_t index, const void **buf)
 	return n;
 }
 
+static bool ring_stopped(struct ring *r)
+{
+	bool stop;
+
+	pthread_mutex_lock(&r->mu);
+	stop = r->stop;
+	pthread_mutex_unlock(&r->mu);
+	return stop;
+}
+
 static void ring_done(struct ring *r, uint64_t *counter)
 {
 	pthread_mutex_lock(&r->mu);
@@ -119,12 +131,68 @@ static void ring_done(struct ring *r, uint64_t *counter)
 
 struct producer {
 	struct ring *ring;
-	int fd;
-	cache_compression compression;
+	const cache_layer *layer;
+	int64_t pos, end;     /* in an archive member; end < 0: read to EOF */
+	vce_hasher *tee_hash; /* NULL: no tee, or the diffID checks it */
+	int64_t teed;	      /* bytes written to the tee */
+	int64_t advised;      /* read ahead (an archive member) up to here */
 	unsigned char *in;
 	size_t in_len, in_pos;
 	bool in_eof;
 };
+
+/* By offset, not appended: an unpack tried again (its layer vanished
+ * under a concurrent rmi) writes the same copy over the first. */
+static int tee_bytes(struct producer *p, const void *buf, size_t len, vce_err *err)
+{
+	const char *at = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(p->layer->tee_fd, at, len, p->teed);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return vce_error_make(err, errno, "store the layer's blob");
+		at += n;
+		len -= (size_t)n;
+		p->teed += n;
+	}
+	return 0;
+}
+
+/* The next bytes of the blob, also written to the tee. */
+static ssize_t read_blob(struct producer *p, void *buf, size_t len, vce_err *err)
+{
+	const cache_layer *l = p->layer;
+	ssize_t n;
+
+	if (p->end >= 0 && (int64_t)len > p->end - p->pos)
+		len = (size_t)(p->end - p->pos);
+	if (len == 0)
+		return 0;
+	/* An archive member is read ahead well before it is needed, so that
+	 * the unpack never waits for the disk; not all at once, which a
+	 * small machine's page cache could not hold. */
+	if (p->end >= 0 && p->pos >= p->advised) {
+		posix_fadvise(l->fd, p->pos, READ_AHEAD, POSIX_FADV_WILLNEED);
+		p->advised = p->pos + READ_AHEAD / 2;
+	}
+	do
+		n = p->end >= 0 ? pread(l->fd, buf, len, p->pos) : read(l->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return vce_error_make(err, errno, "read the layer");
+	if (n == 0 && p->end >= 0)
+		return vce_error_make(err, 0, "the layer is cut short: the archive is truncated");
+	p->pos += n;
+	if (l->tee_digest) {
+		if (p->tee_hash)
+			vce_hasher_update(p->tee_hash, buf, (size_t)n);
+		if (tee_bytes(p, buf, (size_t)n, err) < 0)
+			return -1;
+	}
+	return n;
+}
 
 static int fill_input(struct producer *p, vce_err *err)
 {
@@ -132,11 +200,9 @@ static int fill_input(struct producer *p, vce_err *err)
 
 	if (p->in_pos < p->in_len || p->in_eof)
 		return 0;
-	do
-		n = read(p->fd, p->in, IN_BUF);
-	while (n < 0 && errno == EINTR);
+	n = read_blob(p, p->in, IN_BUF, err);
 	if (n < 0)
-		return vce_error_make(err, errno, "read the layer");
+		return -1;
 	p->in_len = (size_t)n;
 	p->in_pos = 0;
 	p->in_eof = n == 0;
@@ -151,11 +217,9 @@ static int produce_plain(struct producer *p, vce_err *err)
 		if (s == NULL)
 			return 0;
 		while (len < CHUNK) {
-			ssize_t n = read(p->fd, s + len, CHUNK - len);
-			if (n < 0 && errno == EINTR)
-				continue;
+			ssize_t n = read_blob(p, s + len, CHUNK - len, err);
 			if (n < 0)
-				return vce_error_make(err, errno, "read the layer");
+				return -1;
 			if (n == 0)
 				break;
 			len += (size_t)n;
@@ -335,13 +399,26 @@ static int produce_gzip(struct producer *p, vce_err *err)
 	return ret;
 }
 
+/* The store's copy is the whole blob: bytes after the end of the stream
+ * (gzip's trailing garbage) too. */
+static int finish_tee(struct producer *p, vce_err *err)
+{
+	ssize_t n;
+
+	if (p->layer->tee_digest == NULL)
+		return 0;
+	while ((n = read_blob(p, p->in, IN_BUF, err)) > 0)
+		;
+	return n < 0 ? -1 : 0;
+}
+
 static void *producer_main(void *arg)
 {
 	struct producer *p = arg;
 	vce_err err = NULL;
 	int ret;
 
-	switch (p->compression) {
+	switch (p->layer->compression) {
 	case CACHE_GZIP:
 		ret = produce_gzip(p, &err);
 		break;
@@ -352,6 +429,8 @@ static void *producer_main(void *arg)
 		ret = produce_plain(p, &err);
 		break;
 	}
+	if (ret == 0 && !ring_stopped(p->ring))
+		ret = finish_tee(p, &err);
 	if (ret < 0)
 		ring_fail(p->ring, &err);
 	else
@@ -407,12 +486,23 @@ static ssize_t writer_read(void *ctx, const void **buf, vce_err *err)
 	return n;
 }
 
-int cache_pipeline_unpack(int root_fd, int blob_fd, cache_compression compression,
-			  const char *diff_id, bool verified, const cache_unpack_opts *opts,
+/* A plain blob that is to hash to the diffID is checked by the hasher. */
+static bool tee_needs_hash(const cache_layer *l)
+{
+	return l->tee_digest && !(l->compression == CACHE_PLAIN && !l->diff_id_verified &&
+				  strcmp(l->tee_digest, l->diff_id) == 0);
+}
+
+int cache_pipeline_unpack(int root_fd, const cache_layer *layer, const cache_unpack_opts *opts,
 			  int64_t *bytes, int64_t *entries, vce_err *err)
 {
-	struct ring ring = { .hashing = !verified };
-	struct producer prod = { .ring = &ring, .fd = blob_fd, .compression = compression };
+	const char *diff_id = layer->diff_id;
+	struct ring ring = { .hashing = !layer->diff_id_verified };
+	struct producer prod = { .ring = &ring,
+				 .layer = layer,
+				 .pos = layer->offset,
+				 .end = layer->length > 0 ? layer->offset + layer->length : -1,
+				 .tee_hash = tee_needs_hash(layer) ? vce_hasher_new() : NULL };
 	struct hasher hash = { .ring = &ring };
 	struct writer_ctx w = { .ring = &ring };
 	pthread_t producer_thread, hasher_thread;
@@ -447,8 +537,19 @@ int cache_pipeline_unpack(int root_fd, int blob_fd, cache_compression compressio
 		ret = vce_error_make(err, ring.err->status, "%s", ring.err->msg);
 	} else if (ret == 0 && ring.hashing && strcmp(hash.digest, diff_id) != 0) {
 		ret = vce_error_make(
-		    err, 0, "the layer unpacks to %s, but the image says %s: it is corrupt",
+		    err, 0,
+		    "the layer unpacks to %s, but the image config says %s: the image is corrupt; make or pull it again",
 		    hash.digest, diff_id);
+	}
+	if (prod.tee_hash) {
+		char digest[VCE_DIGEST_LEN + 1];
+		vce_hasher_final(prod.tee_hash, digest);
+		vce_hasher_free(prod.tee_hash);
+		if (ret == 0 && strcmp(digest, layer->tee_digest) != 0)
+			ret = vce_error_make(
+			    err, 0,
+			    "blob %s does not match its digest (content is %s): the image is corrupt; make or pull it again",
+			    layer->tee_digest, digest);
 	}
 	vce_error_release(&ring.err);
 	for (int i = 0; i < SLOTS; i++)

@@ -4,10 +4,9 @@
 
 #include "cache.h"
 
-/* Unpacks the blob below root_fd; unless `verified`, checks that the
- * uncompressed stream hashes to diff_id. */
-int cache_pipeline_unpack(int root_fd, int blob_fd, cache_compression compression,
-			  const char *diff_id, bool verified, const cache_unpack_opts *opts,
+/* Unpacks the layer's blob below root_fd; unless diff_id_verified,
+ * checks that the uncompressed stream hashes to diff_id. */
+int cache_pipeline_unpack(int root_fd, const cache_layer *layer, const cache_unpack_opts *opts,
 			  int64_t *bytes, int64_t *entries, vce_err *err);
 
 #endif

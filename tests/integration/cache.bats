@@ -151,7 +151,7 @@ zero_second_diff_id() {
 	replace_blob "$b" .config zero_second_diff_id
 	vce load -q -i "$TINY/docker-multi.tar"
 	run_fails_cleanly vce load -i "$b"
-	[[ "$stderr" == *"unpacks to sha256:"*"but the image says sha256:0000"* ]]
+	[[ "$stderr" == *"unpacks to sha256:"*"but the image config says sha256:0000"* ]]
 }
 
 @test "hostile layers end in one clear line and write nothing outside" {
