@@ -243,7 +243,8 @@ static int stage_tar_entry(struct source *src, struct archive *a, struct archive
 	}
 	case AE_IFREG:
 		m = add_member(src, path);
-		if (src->archive_fd >= 0)
+		/* A sparse member's bytes are not in one piece: staged. */
+		if (src->archive_fd >= 0 && archive_entry_sparse_count(e) == 0)
 			return index_member(src, a, e, m, err);
 		if (oci_stage_write(src->stage, oci_read_archive_data, a, m->digest, &m->size,
 				    err) < 0)

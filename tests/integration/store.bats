@@ -41,6 +41,28 @@ TINY_FORMS=(docker.tar docker.tar.gz docker.tar.zst oci-gzip.tar oci-zstd.tar la
 	[ "$output" = "Loaded image: tiny:latest" ]
 }
 
+@test "an archive whose layer is a sparse tar member (tar --sparse) loads" {
+	# A plain layer with a long run of zeros, its blob with holes dug in:
+	# GNU tar then stores it as a sparse member, whose bytes are not in
+	# one piece in the archive.
+	local d=$BATS_TEST_TMPDIR/sparse
+	mkdir -p "$d/rootfs"
+	head -c 4194304 /dev/zero >"$d/rootfs/zeros"
+	echo hello >"$d/rootfs/hello"
+	tar -cf "$d/layer.tar" -C "$d/rootfs" .
+	python3 "$BATS_TEST_DIRNAME/../images/mkoci.py" --out "$d/layout" --ref sparse:latest \
+		--compress none --config-json '{"Cmd": ["cat", "/hello"]}' "$d/layer.tar"
+	for blob in "$d"/layout/blobs/sha256/*; do fallocate --dig-holes "$blob"; done
+	tar --sparse -cf "$d/sparse.tar" -C "$d/layout" .
+	python3 -c 'import sys, tarfile; sys.exit(not any(m.issparse() for m in tarfile.open(sys.argv[1])))' \
+		"$d/sparse.tar"
+	run vce load -i "$d/sparse.tar"
+	[ "$status" -eq 0 ]
+	[ "$output" = "Loaded image: sparse:latest" ]
+	[ "$(cat "$VCE_ROOT"/rootfs-cache/*/rootfs/hello)" = hello ]
+	[ "$(stat -c %s "$VCE_ROOT"/rootfs-cache/*/rootfs/zeros)" = 4194304 ]
+}
+
 @test "a docker-archive with two images and shared, symlinked layers loads both" {
 	run vce load -i "$TINY/docker-multi.tar"
 	[ "$status" -eq 0 ]
