@@ -956,6 +956,9 @@ static int unpack_image(oci_store *store, cache *c, struct source *src, struct p
 	}
 	if (ret == 0)
 		ret = cache_unpack_image(c, layers, img->n_layers, &img->hold, err);
+	if (ret < 0)
+		vce_error_wrap(err, "%s", src->name);
+	/* keep_copy's errors name the archive themselves. */
 	for (size_t i = 0; i < img->n_layers; i++) {
 		if (layers[i].tee_digest) {
 			if (ret == 0)
@@ -968,9 +971,7 @@ static int unpack_image(oci_store *store, cache *c, struct source *src, struct p
 	}
 	free(tmpnames);
 	free(layers);
-	if (ret < 0)
-		return vce_error_wrap(err, "%s", src->name);
-	return 0;
+	return ret;
 }
 
 static void release_holds(cache *c, struct pending *p, bool discard)

@@ -112,6 +112,7 @@ tar_layout() { # the spoiled layout as an OCI archive too
 	# The layer is cached already (setup loaded the image): checked as
 	# it is stored.
 	[[ "$stderr" == *"$bad/d.tar: layer"*"does not match the image"* ]]
+	[ "$(grep -o "$bad/d.tar" <<<"$stderr" | wc -l)" -eq 1 ] # named once
 	# Not cached: checked by its unpack, which reads it in the archive.
 	export VCE_ROOT=$BATS_TEST_TMPDIR/empty-store
 	vce images >/dev/null
